@@ -1,0 +1,64 @@
+"""SLDBench's scores: R², NMSE and NMAE over pooled rows, per target column, then averaged.
+
+For each target column: NMSE = MSE / Var(truth) (population variance) and NMAE = MAE / mean
+absolute deviation of the truth; R² = 1 − mean NMSE over target columns. Any NaN/inf
+prediction makes R² = −1 (and NMSE/NMAE = inf). Reported R² is clipped at −1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+R2_FLOOR = -1.0
+
+
+@dataclass(frozen=True)
+class Scores:
+    r2: float  # clipped at -1 (what tables report)
+    r2_raw: float  # unclipped (-1 when predictions are not finite)
+    nmse: float
+    nmae: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"r2": self.r2, "r2_raw": self.r2_raw, "nmse": self.nmse, "nmae": self.nmae}
+
+
+FAILED = Scores(r2=R2_FLOOR, r2_raw=R2_FLOOR, nmse=float("inf"), nmae=float("inf"))
+
+
+def score(y_true: np.ndarray, y_pred: np.ndarray) -> Scores:
+    """Score predictions; arrays are (rows,) or (rows, targets)."""
+    t = np.asarray(y_true, dtype=float)
+    p = np.asarray(y_pred, dtype=float)
+    if t.ndim == 1:
+        t, p = t[:, None], p[:, None] if p.ndim == 1 else p
+    if p.shape != t.shape or t.shape[0] == 0:
+        return FAILED
+    if not np.all(np.isfinite(p)):
+        return FAILED
+    err = p - t
+    var = t.var(axis=0)
+    mad = np.abs(t - t.mean(axis=0)).mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nmse = np.mean((err**2).mean(axis=0) / var)
+        nmae = np.mean(np.abs(err).mean(axis=0) / mad)
+    if not np.isfinite(nmse):
+        return FAILED
+    r2 = 1.0 - float(nmse)
+    return Scores(r2=clip_r2(r2), r2_raw=r2, nmse=float(nmse), nmae=float(nmae))
+
+
+def clip_r2(r2: float | None) -> float:
+    """Clip at −1 for reporting; NaN/inf/None (a failed run) count as −1."""
+    if r2 is None or not np.isfinite(r2):
+        return R2_FLOOR
+    return max(R2_FLOOR, float(r2))
+
+
+def mean_over_runs(r2s: list[float | None], runs: int | None = None) -> float:
+    """The paper's rule: mean of clipped R² over runs, a missing or failed run counting −1."""
+    runs = len(r2s) if runs is None else runs
+    values = [clip_r2(r) for r in r2s] + [R2_FLOOR] * max(0, runs - len(r2s))
+    return float(np.mean(values)) if values else R2_FLOOR
