@@ -1,0 +1,335 @@
+"""Fitting a law's parameters, per fit unit (a group × target), all units in one solve.
+
+Rows of every unit are stacked; parameter ``j`` of unit ``u`` is ``theta[u, j]``. Because a
+row's residual depends only on its own unit's parameters, the Jacobian is block-diagonal and
+one finite-difference step per parameter serves every unit at once, so 42 groups cost about
+what one does.
+
+Parameters that enter linearly are solved exactly for every trial value of the others
+(variable projection): the law is ``f0(x; θ) + Σ c_i·b_i(x; θ)`` and, per unit, ``c`` is the
+least-squares solution given ``θ``. The nonlinear ``θ`` are fitted by
+Levenberg-Marquardt, batched over units (``FitConfig.method="scipy"`` runs
+``scipy.optimize.least_squares`` instead: same answers, slower with many units), from several
+starts spread over magnitudes and signs; the
+best parameters seen for each unit in any evaluation are kept, which also makes the time
+limit safe: when it strikes, the solver is interrupted and the best so far is returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+from scipy.optimize import least_squares
+
+from discover.errors import ExprError
+from discover.expr import Evaluator, compile_expr, params_of
+
+PENALTY = 1e6  # residual used where the law is not finite (scaled by the target's spread)
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    starts: int = 8
+    max_nfev: int = 300  # residual evaluations per start
+    time_limit: float = 10.0  # seconds per fit, all starts and units together
+    loss: str = "linear"  # or a robust loss of least_squares: "soft_l1", "huber", "cauchy"
+    seed: int = 0
+    patience: int = 3  # stop early after this many starts that improve no unit
+    method: str = "lm"  # "lm": batched Levenberg-Marquardt; "scipy": scipy.optimize.least_squares per start
+
+
+@dataclass(frozen=True)
+class Structure:
+    """A law prepared for fitting: which parameters are linear, and compiled evaluators."""
+
+    expr: sp.Expr
+    names: tuple[str, ...]  # all parameters, p0..pk order
+    linear: tuple[str, ...]
+    nonlinear: tuple[str, ...]
+    full: Evaluator
+    offset: Evaluator  # the law with every linear parameter set to 0
+    basis: tuple[Evaluator, ...]  # d law / d c_i, free of every linear parameter
+
+
+@dataclass(frozen=True)
+class FitResult:
+    ok: bool
+    reason: str
+    names: tuple[str, ...]
+    params: np.ndarray  # (units, len(names))
+    sse: np.ndarray  # (units,)
+    seconds: float
+    nfev: int
+    timed_out: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+@lru_cache(maxsize=4096)
+def analyse(expr: sp.Expr) -> Structure:
+    """Split parameters into linear and nonlinear ones and compile what the fitter needs."""
+    params = params_of(expr)
+    linear: list[sp.Symbol] = []
+    derivs: dict[sp.Symbol, sp.Expr] = {}
+    for p in params:
+        d = sp.diff(expr, p)
+        if p in d.free_symbols or any(q in d.free_symbols for q in linear):
+            continue
+        if any(p in derivs[q].free_symbols for q in linear):
+            continue
+        try:
+            compile_expr(d)
+        except ExprError:
+            continue
+        linear.append(p)
+        derivs[p] = d
+    offset = expr.xreplace({p: 0 for p in linear})
+    return Structure(
+        expr=expr,
+        names=tuple(p.name for p in params),
+        linear=tuple(p.name for p in linear),
+        nonlinear=tuple(p.name for p in params if p not in linear),
+        full=compile_expr(expr),
+        offset=compile_expr(offset),
+        basis=tuple(compile_expr(derivs[p]) for p in linear),
+    )
+
+
+def predict(structure: Structure, params: np.ndarray, X: dict[str, np.ndarray], unit: np.ndarray) -> np.ndarray:
+    """Evaluate the law on rows whose unit indices are ``unit``, with per-unit ``params``."""
+    env = dict(X)
+    for j, name in enumerate(structure.names):
+        env[name] = params[unit, j]
+    n = len(unit)
+    return np.broadcast_to(structure.full(env), (n,)).astype(float)
+
+
+class _Deadline(Exception):
+    pass
+
+
+class _Problem:
+    """The stacked least-squares problem over all units, with per-unit best tracking."""
+
+    def __init__(self, s: Structure, X: dict[str, np.ndarray], y: np.ndarray, unit: np.ndarray, n_units: int,
+                 deadline: float):
+        self.s, self.X, self.y, self.unit, self.U = s, X, y, unit, n_units
+        self.n = len(y)
+        self.m = len(s.nonlinear)
+        self.L = len(s.linear)
+        self.deadline = deadline
+        spread = float(np.std(y)) or 1.0
+        self.penalty = PENALTY * spread
+        self.f_scale = 0.01 * spread  # residual size where robust losses start to discount
+        # padded layout for the per-unit linear solves: row i sits at (unit[i], slot[i])
+        counts = np.bincount(unit, minlength=n_units)
+        order = np.argsort(unit, kind="stable")
+        slot = np.empty(self.n, dtype=int)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        slot[order] = np.arange(self.n) - np.repeat(starts, counts)
+        self.slot, self.R = slot, int(counts.max()) if self.n else 0
+        self.best_sse = np.full(n_units, np.inf)
+        self.best_theta = np.zeros((n_units, self.m))
+        self.best_c = np.zeros((n_units, self.L))
+        self.nfev = 0
+
+    def evaluate(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Residuals (n,) and linear coefficients (U, L) for nonlinear params theta (U, m)."""
+        if time.monotonic() > self.deadline:
+            raise _Deadline
+        self.nfev += 1
+        env = dict(self.X)
+        for j, name in enumerate(self.s.nonlinear):
+            env[name] = theta[self.unit, j]
+        with np.errstate(all="ignore"):
+            f0 = np.broadcast_to(self.s.offset(env), (self.n,))
+            target = self.y - f0
+            if self.L:
+                B = np.empty((self.n, self.L))
+                for i, b in enumerate(self.s.basis):
+                    B[:, i] = b(env)
+                c = self._solve(B, target)
+                r = target - np.einsum("nl,nl->n", B, c[self.unit])
+            else:
+                c = np.zeros((self.U, 0))
+                r = target
+        bad = ~np.isfinite(r)
+        if bad.any():
+            r = np.where(bad, self.penalty, r)
+        sse = np.bincount(self.unit, weights=r * r, minlength=self.U)
+        better = sse < self.best_sse
+        if better.any():
+            self.best_sse[better] = sse[better]
+            self.best_theta[better] = theta[better]
+            self.best_c[better] = c[better]
+        return r, c
+
+    def _solve(self, B: np.ndarray, target: np.ndarray) -> np.ndarray:
+        ok = np.isfinite(B).all(axis=1) & np.isfinite(target)
+        P = np.zeros((self.U, self.R, self.L))
+        t = np.zeros((self.U, self.R))
+        P[self.unit[ok], self.slot[ok]] = B[ok]
+        t[self.unit[ok], self.slot[ok]] = target[ok]
+        # column scaling keeps pinv's cutoff meaningful when basis columns differ in size
+        norm = np.sqrt((P * P).sum(axis=1, keepdims=True))
+        norm[norm == 0] = 1.0
+        c = np.einsum("ulr,ur->ul", np.linalg.pinv(P / norm, rcond=1e-12), t) / norm[:, 0, :]
+        return np.nan_to_num(c, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def pad(self, a: np.ndarray) -> np.ndarray:
+        """Rows (n, ...) into the per-unit padded layout (U, R, ...), zeros elsewhere."""
+        out = np.zeros((self.U, self.R) + a.shape[1:])
+        out[self.unit, self.slot] = a
+        return out
+
+    def jacobian(self, theta: np.ndarray, r0: np.ndarray) -> np.ndarray:
+        """d residual_i / d theta[unit_i, j] as (n, m): forward differences, one evaluation per
+        parameter serving every unit at once (a row depends only on its own unit)."""
+        J = np.empty((self.n, self.m))
+        for j in range(self.m):
+            h = 1e-7 * np.maximum(np.abs(theta[:, j]), 1e-3)
+            t = theta.copy()
+            t[:, j] += h
+            J[:, j] = (self.evaluate(t)[0] - r0) / h[self.unit]
+        return J
+
+    def levenberg_marquardt(self, theta: np.ndarray, max_nfev: int, loss: str) -> None:
+        """Batched Levenberg-Marquardt: every unit takes its own damped steps, in one pass."""
+        r, _ = self.evaluate(theta)
+        sse = self._unit_sse(r, loss)
+        lam = np.full(self.U, 1e-3)
+        start = self.nfev
+        active = np.isfinite(sse)
+        while self.nfev - start < max_nfev and active.any():
+            J = self.jacobian(theta, r)
+            w = np.sqrt(self._weights(r, loss))
+            Jp, rp = self.pad(J * w[:, None]), self.pad(r * w)
+            JtJ = np.einsum("urj,urk->ujk", Jp, Jp)
+            Jtr = np.einsum("urj,ur->uj", Jp, rp)
+            diag = np.einsum("ujj->uj", JtJ).copy()
+            diag[diag <= 0] = 1.0
+            A = JtJ + (lam[:, None] * diag)[:, :, None] * np.eye(self.m)
+            try:
+                step = np.linalg.solve(A, -Jtr[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                step = -np.einsum("ujk,uk->uj", np.linalg.pinv(A), Jtr)
+            step = np.where(np.isfinite(step) & active[:, None], step, 0.0)
+            trial = theta + step
+            r_new, _ = self.evaluate(trial)
+            sse_new = self._unit_sse(r_new, loss)
+            accept = (sse_new < sse) & active
+            improvement = np.where(accept, (sse - sse_new) / np.maximum(sse, 1e-300), 0.0)
+            theta = np.where(accept[:, None], trial, theta)
+            r = np.where(accept[self.unit], r_new, r)
+            sse = np.where(accept, sse_new, sse)
+            lam = np.where(accept, np.maximum(lam / 3, 1e-12), lam * 4)
+            small_step = np.abs(step).max(axis=1) <= 1e-10 * (np.abs(theta).max(axis=1) + 1e-10)
+            converged = (accept & (improvement < 1e-10)) | (lam > 1e10) | small_step | (sse == 0)
+            active &= ~converged
+
+    def scipy_least_squares(self, theta: np.ndarray, max_nfev: int, loss: str) -> None:
+        """The same problem through scipy's trust-region solver (dense block-diagonal Jacobian)."""
+        shape, cols = theta.shape, self.unit[:, None] * self.m + np.arange(self.m)
+
+        def jac(x: np.ndarray) -> np.ndarray:
+            t = x.reshape(shape)
+            J = np.zeros((self.n, self.U * self.m))
+            J[np.arange(self.n)[:, None], cols] = self.jacobian(t, self.evaluate(t)[0])
+            return J
+
+        r0 = self.evaluate(theta)[0]
+        if np.all(np.abs(r0) >= self.penalty):
+            return
+        try:
+            least_squares(lambda x: self.evaluate(x.reshape(shape))[0], theta.ravel(), jac=jac, method="trf",
+                          loss=loss, f_scale=self.f_scale, x_scale="jac", max_nfev=max_nfev)
+        except (ValueError, np.linalg.LinAlgError):
+            pass  # the best point seen so far is kept by evaluate()
+
+    def _weights(self, r: np.ndarray, loss: str) -> np.ndarray:
+        if loss == "linear":
+            return np.ones_like(r)
+        z = (r / self.f_scale) ** 2
+        if loss == "soft_l1":
+            return 1 / np.sqrt(1 + z)
+        if loss == "huber":
+            return np.where(z <= 1, 1.0, 1 / np.sqrt(np.maximum(z, 1)))
+        if loss == "cauchy":
+            return 1 / (1 + z)
+        raise ValueError(f"unknown loss {loss!r}")
+
+    def _unit_sse(self, r: np.ndarray, loss: str) -> np.ndarray:
+        if loss == "linear":
+            rho = r * r
+        else:
+            z = (r / self.f_scale) ** 2
+            rho = self.f_scale**2 * {"soft_l1": lambda: 2 * (np.sqrt(1 + z) - 1),
+                                     "huber": lambda: np.where(z <= 1, z, 2 * np.sqrt(z) - 1),
+                                     "cauchy": lambda: np.log1p(z)}[loss]()
+        return np.bincount(self.unit, weights=rho, minlength=self.U)
+
+
+def start_points(m: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Starting values for ``m`` nonlinear parameters: a few fixed patterns, then random
+    magnitudes (10^-1.5..10^0.7) with random signs, mostly positive."""
+    fixed = [np.full(m, 0.5), np.full(m, -0.5), np.full(m, 1.0), np.full(m, 0.1)]
+    pts = fixed[: max(1, min(count, len(fixed)))]
+    while len(pts) < count:
+        mag = 10 ** rng.uniform(-1.5, 0.7, size=m)
+        sign = np.where(rng.random(m) < 0.75, 1.0, -1.0)
+        pts.append(mag * sign)
+    return np.array(pts[:count])
+
+
+def fit(structure: Structure, X: dict[str, np.ndarray], y: np.ndarray, unit: np.ndarray, n_units: int,
+        config: FitConfig = FitConfig()) -> FitResult:
+    """Fit the law per unit on rows (X, y) with unit indices ``unit`` in [0, n_units)."""
+    t0 = time.monotonic()
+    names = structure.names
+    k = len(names)
+    counts = np.bincount(unit, minlength=n_units)
+    if (counts[counts > 0] < k).any():
+        u = int(np.flatnonzero((counts > 0) & (counts < k))[0])
+        return _failed(names, n_units, t0, f"fewer rows ({counts[u]}) than parameters ({k}) in a group")
+    prob = _Problem(structure, X, y, unit, n_units, deadline=t0 + config.time_limit)
+    timed_out = False
+    try:
+        if prob.m == 0:
+            prob.evaluate(np.zeros((n_units, 0)))
+        else:
+            key = hashlib.sha256(f"{config.seed}:{structure.expr}".encode()).digest()
+            rng = np.random.default_rng(int.from_bytes(key[:8], "little"))
+            stale = 0
+            for x0 in start_points(prob.m, config.starts, rng):
+                before = prob.best_sse.copy()
+                theta0 = np.tile(x0, (n_units, 1))
+                if config.method == "scipy":
+                    prob.scipy_least_squares(theta0, config.max_nfev, config.loss)
+                else:
+                    prob.levenberg_marquardt(theta0, config.max_nfev, config.loss)
+                gained = np.any(prob.best_sse < before * (1 - 1e-6))
+                stale = 0 if gained else stale + 1
+                if stale >= config.patience:
+                    break
+    except _Deadline:
+        timed_out = True
+    seconds = time.monotonic() - t0
+    if not np.isfinite(prob.best_sse).all() or (prob.best_sse >= prob.penalty**2).any():
+        reason = "time limit reached before any finite fit" if timed_out else "no start gave a finite fit"
+        return _failed(names, n_units, t0, reason, timed_out=timed_out)
+    params = np.zeros((n_units, k))
+    for j, name in enumerate(structure.nonlinear):
+        params[:, names.index(name)] = prob.best_theta[:, j]
+    for j, name in enumerate(structure.linear):
+        params[:, names.index(name)] = prob.best_c[:, j]
+    return FitResult(ok=True, reason="", names=names, params=params, sse=prob.best_sse.copy(), seconds=seconds,
+                     nfev=prob.nfev, timed_out=timed_out)
+
+
+def _failed(names, n_units, t0, reason, timed_out=False) -> FitResult:
+    return FitResult(ok=False, reason=reason, names=names, params=np.full((n_units, len(names)), np.nan),
+                     sse=np.full(n_units, np.inf), seconds=time.monotonic() - t0, nfev=0, timed_out=timed_out)
