@@ -252,7 +252,8 @@ def collapse_constants(expr: sp.Expr) -> sp.Expr:
     def is_simple(node: sp.Expr) -> bool:
         if isinstance(node, sp.Symbol):
             return True
-        return isinstance(node, sp.Mul) and len(node.args) == 2 and node.args[0].is_Number and isinstance(node.args[1], sp.Symbol)
+        return (isinstance(node, sp.Mul) and len(node.args) == 2 and node.args[0].is_Number
+                and isinstance(node.args[1], sp.Symbol))
 
     def walk(node: sp.Expr) -> sp.Expr:
         if is_const(node):
@@ -268,7 +269,7 @@ def collapse_constants(expr: sp.Expr) -> sp.Expr:
                 return node.func(consts[0] if lone else param(next(counter)), *rest)
         return node.func(*[walk(a) for a in node.args])
 
-    return renumber(walk(expr))
+    return renumber(walk(sp.powsimp(expr)))
 
 
 # --- numeric evaluation -----------------------------------------------------------------

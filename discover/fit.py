@@ -160,7 +160,8 @@ class _Problem:
         bad = ~np.isfinite(r)
         if bad.any():
             r = np.where(bad, self.penalty, r)
-        sse = np.bincount(self.unit, weights=r * r, minlength=self.U)
+        with np.errstate(all="ignore"):
+            sse = np.bincount(self.unit, weights=r * r, minlength=self.U)
         better = sse < self.best_sse
         if better.any():
             self.best_sse[better] = sse[better]
@@ -169,16 +170,29 @@ class _Problem:
         return r, c
 
     def _solve(self, B: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Per-unit least squares for the linear coefficients, by normal equations on
+        column-scaled bases (tiny ridge for stability); pinv where those are singular."""
         ok = np.isfinite(B).all(axis=1) & np.isfinite(target)
-        P = np.zeros((self.U, self.R, self.L))
-        t = np.zeros((self.U, self.R))
-        P[self.unit[ok], self.slot[ok]] = B[ok]
-        t[self.unit[ok], self.slot[ok]] = target[ok]
-        # column scaling keeps pinv's cutoff meaningful when basis columns differ in size
-        norm = np.sqrt((P * P).sum(axis=1, keepdims=True))
-        norm[norm == 0] = 1.0
-        c = np.einsum("ulr,ur->ul", np.linalg.pinv(P / norm, rcond=1e-12), t) / norm[:, 0, :]
-        return np.nan_to_num(c, nan=0.0, posinf=0.0, neginf=0.0)
+        if not ok.all():
+            B, target = np.where(ok[:, None], B, 0.0), np.where(ok, target, 0.0)
+        if self.U == 1:
+            G = (B.T @ B)[None]
+            b = (B.T @ target)[None]
+        else:
+            G = np.zeros((self.U, self.L, self.L))
+            np.add.at(G, self.unit, B[:, :, None] * B[:, None, :])
+            b = np.zeros((self.U, self.L))
+            np.add.at(b, self.unit, B * target[:, None])
+        d = np.sqrt(np.einsum("ujj->uj", G))
+        d[~(d > 0) | ~np.isfinite(d)] = 1.0
+        Gs = G / d[:, :, None] / d[:, None, :]
+        bs = b / d
+        Gs = Gs + 1e-12 * np.eye(self.L)
+        try:
+            c = np.linalg.solve(Gs, bs[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            c = np.einsum("ulk,uk->ul", np.linalg.pinv(Gs, rcond=1e-12), bs)
+        return np.nan_to_num(c / d, nan=0.0, posinf=0.0, neginf=0.0)
 
     def pad(self, a: np.ndarray) -> np.ndarray:
         """Rows (n, ...) into the per-unit padded layout (U, R, ...), zeros elsewhere."""
@@ -263,6 +277,10 @@ class _Problem:
         raise ValueError(f"unknown loss {loss!r}")
 
     def _unit_sse(self, r: np.ndarray, loss: str) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return self._unit_loss(r, loss)
+
+    def _unit_loss(self, r: np.ndarray, loss: str) -> np.ndarray:
         if loss == "linear":
             rho = r * r
         else:
@@ -286,8 +304,10 @@ def start_points(m: int, count: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def fit(structure: Structure, X: dict[str, np.ndarray], y: np.ndarray, unit: np.ndarray, n_units: int,
-        config: FitConfig = FitConfig()) -> FitResult:
-    """Fit the law per unit on rows (X, y) with unit indices ``unit`` in [0, n_units)."""
+        config: FitConfig = FitConfig(), init: np.ndarray | None = None) -> FitResult:
+    """Fit the law per unit on rows (X, y) with unit indices ``unit`` in [0, n_units).
+
+    ``init`` (units, all parameters), e.g. an earlier fit on fewer rows, is tried first."""
     t0 = time.monotonic()
     names = structure.names
     k = len(names)
@@ -304,9 +324,12 @@ def fit(structure: Structure, X: dict[str, np.ndarray], y: np.ndarray, unit: np.
             key = hashlib.sha256(f"{config.seed}:{structure.expr}".encode()).digest()
             rng = np.random.default_rng(int.from_bytes(key[:8], "little"))
             stale = 0
-            for x0 in start_points(prob.m, config.starts, rng):
+            starts = [np.tile(x0, (n_units, 1)) for x0 in start_points(prob.m, config.starts, rng)]
+            if init is not None and np.isfinite(init).all():
+                cols = [names.index(n) for n in structure.nonlinear]
+                starts.insert(0, np.asarray(init, dtype=float)[:, cols])
+            for theta0 in starts:
                 before = prob.best_sse.copy()
-                theta0 = np.tile(x0, (n_units, 1))
                 if config.method == "scipy":
                     prob.scipy_least_squares(theta0, config.max_nfev, config.loss)
                 else:

@@ -1,0 +1,63 @@
+"""Every evaluated candidate, and the Pareto frontier of validation error vs complexity."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from discover.evaluate import Evaluation
+
+
+class Archive:
+    """Records by id and by canonical key; the frontier is derived on demand."""
+
+    def __init__(self, records: Iterable[Evaluation] = ()):
+        self.records: list[Evaluation] = []
+        self.by_key: dict[str, Evaluation] = {}
+        for r in records:
+            self.add(r)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def add(self, record: Evaluation) -> None:
+        self.records.append(record)
+        old = self.by_key.get(record.key)
+        if old is None or (record.ok and record.val_nmse < old.val_nmse):
+            self.by_key[record.key] = record
+
+    def get(self, key: str) -> Evaluation | None:
+        return self.by_key.get(key)
+
+    def frontier(self) -> list[Evaluation]:
+        """Laws no other law beats on both validation NMSE and complexity, simplest first."""
+        return pareto_front(r for r in self.by_key.values() if r.ok)
+
+    def best(self) -> Evaluation | None:
+        ok = [r for r in self.by_key.values() if r.ok]
+        return min(ok, key=lambda r: (r.val_nmse, r.complexity, r.id)) if ok else None
+
+
+def pareto_front(records: Iterable[Evaluation]) -> list[Evaluation]:
+    ordered = sorted(records, key=lambda r: (r.complexity, r.val_nmse, r.id))
+    front: list[Evaluation] = []
+    best = math.inf
+    for r in ordered:
+        if r.val_nmse < best:
+            front.append(r)
+            best = r.val_nmse
+    return front
+
+
+def recommend(front: list[Evaluation], rel_tol: float = 0.05, abs_tol: float = 1e-3) -> Evaluation | None:
+    """The law to report: the simplest frontier law whose validation NMSE is within
+    ``rel_tol`` (relative) plus ``abs_tol`` (absolute, in NMSE = R² units) of the best one.
+
+    A one-standard-error-style rule: validation is a single held-out slice, so differences
+    smaller than this are not evidence that the more complex law extrapolates better.
+    """
+    if not front:
+        return None
+    best = min(r.val_nmse for r in front)
+    limit = best * (1 + rel_tol) + abs_tol
+    return min((r for r in front if r.val_nmse <= limit), key=lambda r: (r.complexity, r.val_nmse))

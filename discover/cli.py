@@ -1,0 +1,174 @@
+"""The ``discover`` command line.
+
+Every error a user can cause ends in one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from discover.errors import UserError
+
+console = Console(stderr=True)
+out = Console()
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        console.print("interrupted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except UserError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("interrupted: what was evaluated is saved; continue with `discover run --resume DIR`")
+        sys.exit(130)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="discover")
+def cli() -> None:
+    """Discover scaling laws that extrapolate.
+
+    An evolutionary search proposes symbolic laws (genetic programming over a library of
+    generic scaling-law motifs, optionally an LLM), fits each law's parameters per group on
+    the training runs, and keeps the Pareto frontier of validation error against formula
+    complexity. Validation is the largest-scale slice of the training data; the held-out
+    test runs are scored once, at the end.
+    """
+
+
+def _split_names(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+@cli.command()
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data (else $DISCOVER_DATA, "
+              "the cache, or download).")
+def tasks(data_dir: str | None) -> None:
+    """List the known tasks with their row and group counts."""
+    from discover.data import load_dataset
+    from discover.tasks import all_tasks
+
+    table = Table(title="tasks")
+    for col in ("task", "inputs", "target(s)", "groups", "train", "test", "holdout"):
+        table.add_column(col, overflow="fold")
+    for t in all_tasks():
+        try:
+            ds = load_dataset(t, data_dir, download=False)
+            groups, n_train, n_test = str(len(ds.groups)), str(len(ds.train)), str(len(ds.test))
+        except UserError:
+            groups = n_train = n_test = "no data"
+        table.add_row(t.name, ", ".join(t.inputs), ", ".join(t.targets), groups, n_train, n_test, t.validation)
+    out.print(table)
+
+
+@cli.command()
+@click.option("--task", "task_name", help="Task name (e.g. vocab_scaling or vocab) or a task spec .toml file.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Your own table of runs (CSV).")
+@click.option("--inputs", help="With --csv: input columns, comma-separated.")
+@click.option("--target", help="With --csv: target column(s), comma-separated.")
+@click.option("--group", help="With --csv: group column (each group gets its own parameters).")
+@click.option("--holdout", default="largest 15% of {first input}", show_default=True,
+              help="With --csv: rule for the test rows, e.g. 'largest 15% of N*D', 'top value of N per group'.")
+@click.option("--validation", help="With --csv: rule carving validation rows from train (default: the holdout rule).")
+@click.option("--max-params", type=int, help="Cap on parameters per group and target (default: the task's).")
+@click.option("--budget", type=float, default=120.0, show_default=True, help="Search time in seconds.")
+@click.option("--max-evals", type=int, help="Stop after this many candidates (a deterministic end point).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same seed, same search.")
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<task>/<time>-seed<S>).")
+@click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this folder.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+def run(task_name, csv_path, inputs, target, group, holdout, validation, max_params, budget, max_evals, seed, out,
+        resume, data_dir, quiet) -> None:
+    """Search for a law on one task, then print the frontier with validation and test R².
+
+    \b
+    Examples:
+      discover run --task vocab_scaling --budget 120
+      discover run --csv runs.csv --inputs N,D --target loss --holdout "largest 15% of N*D"
+      discover run --resume runs/vocab_scaling_law/20261122-101500-seed0
+    """
+    import dataclasses
+
+    from discover.data import load_dataset
+    from discover.runner import default_out, resume_run, start_run
+    from discover.search.loop import SearchConfig
+    from discover.tasks import csv_task, find_task
+
+    progress = None if quiet else _progress_printer()
+    if budget <= 0:
+        raise UserError("--budget must be positive")
+    if resume:
+        result = resume_run(resume, data_dir, budget=budget, on_progress=progress)
+        _print_result(result)
+        return
+    task = _task_from_options(task_name, csv_path, inputs, target, group, holdout, validation, max_params,
+                              find_task, csv_task)
+    ds = load_dataset(task, data_dir)
+    config = SearchConfig(budget=budget, max_evals=max_evals, seed=seed, max_params=task.max_params)
+    if max_params is not None:
+        config = dataclasses.replace(config, max_params=max_params)
+    path = Path(out) if out else default_out(task, seed)
+    console.print(f"[bold]{task.name}[/bold]: {len(ds.train)} train rows, {len(ds.test)} test rows, "
+                  f"{len(ds.groups)} group(s); budget {budget:g}s, seed {seed}; GP-only search (no LLM configured)")
+    console.print(f"run folder: {path}")
+    result = start_run(task, ds, path, config, on_progress=progress, command=shlex.join(["discover", *sys.argv[1:]]))
+    _print_result(result)
+
+
+def _task_from_options(task_name, csv_path, inputs, target, group, holdout, validation, max_params, find_task,
+                       csv_task):
+    if task_name and csv_path:
+        raise UserError("give either --task or --csv, not both")
+    if task_name:
+        task = find_task(task_name)
+        return task
+    if not csv_path:
+        raise UserError("say what to fit: --task NAME (see `discover tasks`) or --csv FILE --inputs ... --target ...")
+    ins, tgs = _split_names(inputs), _split_names(target)
+    if not ins or not tgs:
+        raise UserError("--csv needs --inputs (comma-separated columns) and --target")
+    if "{first input}" in holdout:
+        holdout = holdout.replace("{first input}", ins[0])
+    return csv_task(csv_path, ins, tgs, group, holdout, validation, max_params=max_params or 12)
+
+
+def _progress_printer():
+    def show(p) -> None:
+        console.print(f"gen {p.generation:>3}  {p.evaluations:>5} candidates  {p.elapsed:6.1f}s  "
+                      f"best val R² {p.best_val_r2:.4f}  frontier {p.frontier_size:>2}  {p.rate:5.1f} cand/s",
+                      highlight=False)
+
+    return show
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+def show(run_dir: str) -> None:
+    """Print a finished (or stopped) run: its frontier and scores."""
+    from discover.display import print_run
+
+    print_run(run_dir, out)
+
+
+def _print_result(result) -> None:
+    from discover.display import print_run
+
+    print_run(result.path, out)
+
+
+if __name__ == "__main__":
+    main()

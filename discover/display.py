@@ -1,0 +1,71 @@
+"""Terminal output of a run: the frontier table and the recommended law."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sympy as sp
+from rich.console import Console
+from rich.table import Table
+
+from discover.archive import Archive, recommend
+from discover.expr import parse, to_text
+from discover.final import FinalLaw
+from discover.runstore import RunStore
+
+
+def raw_units(text: str, symbols: list[str], scales: dict[str, float]) -> str:
+    """The law in the data's own units: each scaled input ``x`` becomes ``x/scale``."""
+    expr = parse(text, symbols)
+    subs = {sp.Symbol(s): sp.Symbol(s) / sp.Float(scales[s]) for s in symbols if scales.get(s, 1.0) != 1.0}
+    return to_text(expr.xreplace(subs))
+
+
+def scales_note(symbols: list[str], scales: dict[str, float]) -> str:
+    parts = [f"{s} = {s}/{scales[s]:.0e}" for s in symbols if scales.get(s, 1.0) != 1.0]
+    return "inputs in scaled units: " + ", ".join(parts) if parts else ""
+
+
+def _r2(x: float | None) -> str:
+    return "—" if x is None else f"{x:.4f}"
+
+
+def print_run(path: str | Path, out: Console) -> None:
+    store = RunStore.open(path)
+    cfg = store.config
+    symbols, scales = cfg["symbols"], cfg["scales"]
+    final = store.read_json("final.json", default={"laws": []})
+    laws = [FinalLaw.from_json(d) for d in final["laws"]]
+    summary = store.read_json("summary.json", default={})
+    records = store.records()
+    title = f"{cfg['task']['name']} — {len(records)} candidates evaluated"
+    table = Table(title=title, show_lines=False)
+    for col in ("", "complexity", "params", "val R²", "test R²", "origin", "formula"):
+        table.add_column(col, overflow="fold")
+    if laws:
+        for law in sorted(laws, key=lambda law: law.complexity):
+            table.add_row("★" if law.recommended else "", str(law.complexity), str(law.n_params), _r2(law.val.r2),
+                          _r2(law.test.r2), law.origin, law.text)
+    else:
+        front = Archive(records).frontier()
+        rec = recommend(front)
+        for r in front:
+            table.add_row("★" if r is rec else "", str(r.complexity), str(r.n_params), _r2(r.val.r2), "—", r.origin,
+                          r.text)
+    out.print(table)
+    note = scales_note(symbols, scales)
+    if note:
+        out.print(note, highlight=False)
+    if not laws:
+        out.print("this run has not finished: test R² is computed at the end (continue with --resume)")
+        return
+    rec = next((law for law in laws if law.recommended), None)
+    if rec is not None:
+        out.print(f"[bold]recommended law[/bold] (simplest frontier law within 5% of the best validation error): "
+                  f"test R² {_r2(rec.test.r2)}, NMSE {rec.test.nmse:.4g}, NMAE {rec.test.nmae:.4g}", highlight=False)
+        out.print(f"  {cfg['targets'][0] if len(cfg['targets']) == 1 else 'each target'} = "
+                  f"{raw_units(rec.text, symbols, scales)}", highlight=False)
+    if summary:
+        out.print(f"{summary.get('evaluations', len(records))} candidates ({summary.get('failed', 0)} rejected) in "
+                  f"{summary.get('elapsed', 0):.0f}s; origins: {summary.get('origins', {})}", highlight=False)
+    out.print(f"run folder: {store.path}", highlight=False)

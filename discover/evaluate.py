@@ -1,0 +1,118 @@
+"""Candidate -> fit -> score: the step every proposed law goes through during search.
+
+A candidate is fitted per unit on the fit rows (train minus validation) and scored on the
+validation rows. Nothing here sees the test split (see final.py for that).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from discover.errors import ExprError
+from discover.expr import canonical_key, complexity, params_of, to_text
+from discover.fit import FitConfig, FitResult, analyse, fit, predict
+from discover.problem import Problem, Rows
+from discover.score import FAILED, Scores, score
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A proposed law and where it came from."""
+
+    expr: sp.Expr
+    origin: str  # "motif", "gp:<operator>", "llm", "user"...
+    parents: tuple[int, ...] = ()  # ids of the evaluations it was derived from
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The record of one evaluated candidate (one line of a run's candidates.jsonl)."""
+
+    id: int
+    text: str
+    key: str
+    complexity: int
+    n_params: int
+    origin: str
+    parents: tuple[int, ...]
+    ok: bool
+    reason: str
+    names: tuple[str, ...]
+    params: tuple[tuple[float, ...], ...]  # per unit (group x target), fitted on the fit rows
+    fit: Scores
+    val: Scores
+    seconds: float
+    note: str = ""
+
+    @property
+    def val_nmse(self) -> float:
+        return self.val.nmse if self.ok else float("inf")
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id, "text": self.text, "key": self.key, "complexity": self.complexity,
+            "n_params": self.n_params, "origin": self.origin, "parents": list(self.parents), "ok": self.ok,
+            "reason": self.reason, "names": list(self.names), "params": [list(p) for p in self.params],
+            "fit": self.fit.as_dict(), "val": self.val.as_dict(), "seconds": round(self.seconds, 4),
+            "note": self.note,
+        }
+
+    @staticmethod
+    def from_json(d: dict) -> Evaluation:
+        return Evaluation(
+            id=int(d["id"]), text=d["text"], key=d["key"], complexity=int(d["complexity"]),
+            n_params=int(d["n_params"]), origin=d["origin"], parents=tuple(d["parents"]), ok=bool(d["ok"]),
+            reason=d["reason"], names=tuple(d["names"]), params=tuple(tuple(float(v) for v in p) for p in d["params"]),
+            fit=Scores(**d["fit"]), val=Scores(**d["val"]), seconds=float(d["seconds"]), note=d.get("note", ""),
+        )
+
+
+def score_rows(structure, params: np.ndarray, rows: Rows) -> Scores:
+    """Predict ``rows`` with per-unit params and score against their truth (per target, pooled)."""
+    if rows.n == 0:
+        return FAILED
+    pred = predict(structure, params, rows.X, rows.unit)
+    return score(rows.Y, rows.wide(pred))
+
+
+def fit_rows(expr: sp.Expr, rows: Rows, n_units: int, config: FitConfig) -> tuple[object, FitResult]:
+    structure = analyse(expr)
+    return structure, fit(structure, rows.X, rows.y, rows.unit, n_units, config)
+
+
+def evaluate(candidate: Candidate, problem: Problem, config: FitConfig, id: int, max_params: int) -> Evaluation:
+    """Fit a candidate on the fit rows and score it on validation; failures carry a reason."""
+    t0 = time.monotonic()
+    expr = candidate.expr
+    text, key, cx = to_text(expr), canonical_key(expr), complexity(expr)
+    k = len(params_of(expr))
+
+    def record(ok: bool, reason: str, names=(), params=(), fit_s=FAILED, val_s=FAILED) -> Evaluation:
+        return Evaluation(id=id, text=text, key=key, complexity=cx, n_params=k, origin=candidate.origin,
+                          parents=candidate.parents, ok=ok, reason=reason, names=tuple(names),
+                          params=tuple(tuple(float(v) for v in row) for row in params), fit=fit_s, val=val_s,
+                          seconds=time.monotonic() - t0, note=candidate.note)
+
+    if k > max_params:
+        return record(False, f"{k} parameters, more than the cap of {max_params}")
+    unknown = {s.name for s in expr.free_symbols} - set(problem.symbols) - {p.name for p in params_of(expr)}
+    if unknown:
+        return record(False, f"unknown names: {', '.join(sorted(unknown))}")
+    if not any(s.name in problem.symbols for s in expr.free_symbols):
+        return record(False, "law does not depend on any input")
+    try:
+        structure, result = fit_rows(expr, problem.fit, problem.n_units, config)
+    except (ExprError, ValueError, ZeroDivisionError, OverflowError, TypeError) as exc:
+        return record(False, f"cannot fit: {exc}")
+    if not result.ok:
+        return record(False, result.reason)
+    fit_s = score_rows(structure, result.params, problem.fit)
+    val_s = score_rows(structure, result.params, problem.val)
+    if not np.isfinite(val_s.nmse):
+        return record(False, "prediction not finite on validation rows", result.names, result.params, fit_s, val_s)
+    return record(True, "", result.names, result.params, fit_s, val_s)

@@ -1,0 +1,72 @@
+"""The reported laws: refitted on all of train, scored once on the test split.
+
+This is the only module that reads the test split. It runs after the search has finished
+and its numbers are never fed back into selection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from discover.data import Dataset
+from discover.evaluate import Evaluation, score_rows
+from discover.expr import parse
+from discover.fit import FitConfig, analyse, fit
+from discover.problem import Problem, rows
+from discover.score import FAILED, Scores
+
+
+@dataclass(frozen=True)
+class FinalLaw:
+    id: int
+    text: str
+    complexity: int
+    n_params: int
+    origin: str
+    names: tuple[str, ...]
+    params: tuple[tuple[float, ...], ...]  # per unit, fitted on all of train
+    train: Scores
+    val: Scores  # from the search (fitted without the validation rows)
+    test: Scores
+    recommended: bool
+    reason: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id, "text": self.text, "complexity": self.complexity, "n_params": self.n_params,
+            "origin": self.origin, "names": list(self.names), "params": [list(p) for p in self.params],
+            "train": self.train.as_dict(), "val": self.val.as_dict(), "test": self.test.as_dict(),
+            "recommended": self.recommended, "reason": self.reason,
+        }
+
+    @staticmethod
+    def from_json(d: dict) -> FinalLaw:
+        return FinalLaw(
+            id=d["id"], text=d["text"], complexity=d["complexity"], n_params=d["n_params"], origin=d["origin"],
+            names=tuple(d["names"]), params=tuple(tuple(p) for p in d["params"]), train=Scores(**d["train"]),
+            val=Scores(**d["val"]), test=Scores(**d["test"]), recommended=d["recommended"], reason=d.get("reason", ""),
+        )
+
+
+def finalize(laws: list[Evaluation], recommended_id: int | None, problem: Problem, ds: Dataset,
+             config: FitConfig) -> list[FinalLaw]:
+    """Refit each law on all training rows (warm-started from its search fit) and score test."""
+    test_rows = rows(ds.test, len(problem.groups), problem.scales)
+    out = []
+    for r in laws:
+        expr = parse(r.text, problem.symbols)
+        structure = analyse(expr)
+        init = np.array(r.params, dtype=float) if r.params else None
+        result = fit(structure, problem.train.X, problem.train.y, problem.train.unit, problem.n_units, config, init)
+        if result.ok:
+            train_s = score_rows(structure, result.params, problem.train)
+            test_s = score_rows(structure, result.params, test_rows)
+            params = tuple(tuple(float(v) for v in row) for row in result.params)
+        else:
+            train_s, test_s, params = FAILED, FAILED, ()
+        out.append(FinalLaw(id=r.id, text=r.text, complexity=r.complexity, n_params=r.n_params, origin=r.origin,
+                            names=result.names, params=params, train=train_s, val=r.val, test=test_s,
+                            recommended=r.id == recommended_id, reason=result.reason))
+    return out

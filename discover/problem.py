@@ -1,0 +1,98 @@
+"""A dataset laid out for fitting: splits in long format, fit units, input scales.
+
+Every (group, target) pair is one fit unit with its own parameters: a law is one form shared
+by all groups and targets. Rows of a multi-target split are stacked target after target
+("long" format); :meth:`Rows.wide` turns long predictions back into (rows, targets).
+
+Inputs are divided by a power-of-ten scale taken from the training data (the search works on
+``N / 1e8`` rather than ``N``); this only reparametrises laws and keeps the fitter well
+conditioned. Scales are part of a run's record and of every exported formula.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from discover.data import Dataset, Split
+
+
+@dataclass(frozen=True)
+class Rows:
+    X: dict[str, np.ndarray]  # scaled inputs, long format
+    y: np.ndarray  # long
+    unit: np.ndarray  # long, target_index * n_groups + group
+    n: int  # rows per target (wide rows)
+    n_targets: int
+
+    def wide(self, long: np.ndarray) -> np.ndarray:
+        return np.asarray(long, dtype=float).reshape(self.n_targets, self.n).T
+
+    @property
+    def Y(self) -> np.ndarray:
+        return self.wide(self.y)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What the search sees: fit and validation rows carved from train (never the test)."""
+
+    symbols: tuple[str, ...]
+    targets: tuple[str, ...]
+    groups: tuple[str, ...]
+    scales: dict[str, float]
+    fit: Rows  # train minus validation: parameters are fitted here during search
+    val: Rows  # validation, the held-out largest-scale training rows: selection uses these
+    train: Rows  # all train: final refit
+
+    @property
+    def n_units(self) -> int:
+        return len(self.groups) * len(self.targets)
+
+    def unit_name(self, u: int) -> str:
+        g, t = self.groups[u % len(self.groups)], self.targets[u // len(self.groups)]
+        return g if len(self.targets) == 1 else f"{g} / {t}"
+
+
+def input_scales(split: Split) -> dict[str, float]:
+    """A power of ten near each positive input's median magnitude (1 where values are <= 0)."""
+    scales = {}
+    for name, x in split.X.items():
+        x = np.asarray(x, dtype=float)
+        pos = x[x > 0]
+        if len(pos) == len(x) and len(x):
+            scales[name] = 10.0 ** math.floor(math.log10(float(np.median(pos))))
+        else:
+            scales[name] = 1.0
+    return scales
+
+
+def rows(split: Split, n_groups: int, scales: dict[str, float] | None = None) -> Rows:
+    """Long-format rows of a split; inputs divided by ``scales`` when given."""
+    T = split.Y.shape[1]
+    X = {k: np.tile(np.asarray(v, dtype=float) / (scales or {}).get(k, 1.0), T) for k, v in split.X.items()}
+    unit = np.concatenate([t * n_groups + split.group for t in range(T)]).astype(np.int64)
+    return Rows(X=X, y=split.Y.T.reshape(-1).astype(float), unit=unit, n=len(split), n_targets=T)
+
+
+def make_problem(ds: Dataset, seed: int = 0) -> Problem:
+    """Carve validation from train by the task's validation rule; the test split is not used."""
+    from discover.holdout import holdout_mask
+
+    symbols = ds.task.symbols
+    mask = holdout_mask(ds.task.validation, ds.train, symbols, seed=seed)
+    scales = input_scales(ds.train)
+    G = len(ds.groups)
+    return Problem(
+        symbols=tuple(symbols),
+        targets=tuple(ds.task.targets),
+        groups=tuple(ds.groups),
+        scales=scales,
+        fit=rows(ds.train.take(~mask), G, scales),
+        val=rows(ds.train.take(mask), G, scales),
+        train=rows(ds.train, G, scales),
+    )

@@ -1,0 +1,142 @@
+"""One discovery run, end to end: dataset -> problem -> search -> archive -> final laws.
+
+Used by ``discover run`` and by the batch benchmark; everything it learns is written to the
+run folder as it goes (see runstore.py), so a run can be resumed or inspected later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from discover import __version__
+from discover.archive import Archive, recommend
+from discover.data import Dataset, load_dataset
+from discover.errors import UserError
+from discover.final import FinalLaw, finalize
+from discover.fit import FitConfig
+from discover.problem import make_problem
+from discover.runstore import RunStore
+from discover.search.loop import Progress, Proposer, Search, SearchConfig
+from discover.tasks import TaskSpec
+
+FRONTIER_REPORTED = 12  # most complex frontier laws refitted and scored at the end
+
+
+@dataclass(frozen=True)
+class RunResult:
+    path: Path
+    laws: list[FinalLaw]  # frontier laws, simplest first, refitted on train with test scores
+    evaluations: int
+    seconds: float
+
+    @property
+    def recommended(self) -> FinalLaw | None:
+        return next((law for law in self.laws if law.recommended), None)
+
+
+def spec_to_dict(task: TaskSpec) -> dict:
+    d = {f.name: getattr(task, f.name) for f in dataclasses.fields(task)}
+    return {k: (dict(v) if k == "sha256" else list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+
+def spec_from_dict(d: dict) -> TaskSpec:
+    names = {f.name for f in dataclasses.fields(TaskSpec)}
+    kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in names}
+    return TaskSpec(**kw)
+
+
+def search_config_to_dict(c: SearchConfig) -> dict:
+    return dataclasses.asdict(c)
+
+
+def search_config_from_dict(d: dict) -> SearchConfig:
+    d = dict(d)
+    d["fit"] = FitConfig(**d.get("fit", {}))
+    return SearchConfig(**d)
+
+
+def default_out(task: TaskSpec, seed: int, root: str | Path = "runs") -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path(root) / task.name / f"{stamp}-seed{seed}"
+
+
+def start_run(task: TaskSpec, ds: Dataset, out: Path, config: SearchConfig, proposers: Sequence[Proposer] = (),
+              on_progress: Callable[[Progress], None] | None = None, command: str = "",
+              extra: dict | None = None) -> RunResult:
+    """A new run in ``out``."""
+    problem = make_problem(ds, seed=config.seed)
+    store = RunStore.create(out, {
+        "task": spec_to_dict(task), "search": search_config_to_dict(config), "scales": problem.scales,
+        "symbols": list(problem.symbols), "inputs": list(task.inputs), "targets": list(problem.targets),
+        "groups": list(problem.groups), "data": {"source": ds.source, "sha256": dict(ds.checksums)},
+        "rows": {"fit": problem.fit.n, "validation": problem.val.n, "train": problem.train.n, "test": len(ds.test)},
+        "version": __version__, "python": platform.python_version(), "command": command or " ".join(sys.argv),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(extra or {}),
+    })
+    search = Search(problem, config, store, proposers, on_progress)
+    return _finish(search, store, ds)
+
+
+def resume_run(path: str | Path, data_dir: str | Path | None = None, budget: float | None = None,
+               proposers: Sequence[Proposer] = (),
+               on_progress: Callable[[Progress], None] | None = None) -> RunResult:
+    """Continue a stopped (or finished, with a larger ``budget``) run from its folder."""
+    store = RunStore.open(path)
+    cfg = store.config
+    task = spec_from_dict(cfg["task"])
+    config = search_config_from_dict(cfg["search"])
+    if budget is not None:
+        config = dataclasses.replace(config, budget=budget)
+    ds = load_dataset(task, data_dir)
+    if dict(ds.checksums) != cfg["data"]["sha256"]:
+        raise UserError(f"the data differ from the run's (checksums changed): cannot resume {path}")
+    problem = make_problem(ds, seed=config.seed)
+    search = Search(problem, config, store, proposers, on_progress)
+    search.restore(store.records(repair=True), store.read_json("state.json", default={}))
+    return _finish(search, store, ds)
+
+
+def _finish(search: Search, store: RunStore, ds: Dataset) -> RunResult:
+    t0 = time.monotonic()
+    try:
+        archive = search.run()
+    finally:
+        store.close()
+    laws = final_laws(archive, search, ds)
+    store.write_json("final.json", {"laws": [law.to_json() for law in laws]})
+    store.write_json("summary.json", summary(archive, search, laws))
+    seconds = search.elapsed + time.monotonic() - t0
+    return RunResult(path=store.path, laws=laws, evaluations=len(archive), seconds=seconds)
+
+
+def final_laws(archive: Archive, search: Search, ds: Dataset) -> list[FinalLaw]:
+    front = archive.frontier()
+    rec = recommend(front)
+    chosen = front[-FRONTIER_REPORTED:]
+    if rec is not None and rec not in chosen:
+        chosen = [rec] + chosen
+    fit_cfg = dataclasses.replace(search.config.fit, starts=max(16, search.config.fit.starts),
+                                  time_limit=max(30.0, search.config.fit.time_limit))
+    return finalize(chosen, rec.id if rec else None, search.problem, ds, fit_cfg)
+
+
+def summary(archive: Archive, search: Search, laws: list[FinalLaw]) -> dict:
+    from collections import Counter
+
+    rec = next((law for law in laws if law.recommended), None)
+    return {
+        "evaluations": len(archive),
+        "failed": sum(1 for r in archive.records if not r.ok),
+        "generations": search.generation,
+        "elapsed": search.elapsed,
+        "frontier": [r.id for r in archive.frontier()],
+        "origins": dict(Counter(r.origin.split(":")[0] for r in archive.records)),
+        "frontier_origins": dict(Counter(r.origin.split(":")[0] for r in archive.frontier())),
+        "recommended": rec.to_json() if rec else None,
+    }

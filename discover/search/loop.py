@@ -1,0 +1,267 @@
+"""The evolutionary loop: islands of laws, GP offspring and external proposals, one archive.
+
+Generation 0 evaluates the motif library. Each later generation, every island picks parents
+by tournament on ``log(validation NMSE) + parsimony × complexity``, makes offspring with the
+GP toolbox (and takes a share of proposals from external proposers such as the LLM), and
+keeps its best ``population`` distinct laws. Every few generations the best laws migrate to
+the next island (a ring) and the archive's frontier is shared. Candidates already seen
+(same canonical form) are not refitted.
+
+Given the same seed, the sequence of candidates is the same; a time budget only decides
+where it stops (use ``max_evals`` for a fixed end point).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import sympy as sp
+
+from discover.archive import Archive
+from discover.evaluate import Candidate, Evaluation, evaluate
+from discover.expr import canonical_key, complexity, parse
+from discover.fit import FitConfig
+from discover.problem import Problem
+from discover.runstore import RunStore
+from discover.search.gp import make_toolbox
+from discover.search.motifs import motifs
+
+MAX_COMPLEXITY = 80
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    budget: float = 120.0  # seconds of search (motifs included)
+    max_evals: int | None = None  # stop after this many evaluations (deterministic end)
+    seed: int = 0
+    islands: int = 4
+    population: int = 20
+    offspring: int = 10  # per island and generation
+    migration_every: int = 4
+    parsimony: float = 0.01
+    max_params: int = 12
+    external_ratio: float = 0.3  # share of offspring taken from external proposers when they have some
+    fit: FitConfig = field(default_factory=FitConfig)
+
+
+@dataclass(frozen=True)
+class SearchView:
+    """What a proposer may look at: the problem (never the test split) and the archive."""
+
+    problem: Problem
+    frontier: list[Evaluation]
+    recent_failures: list[Evaluation]
+    generation: int
+
+
+class Proposer(Protocol):
+    name: str
+
+    def propose(self, view: SearchView, n: int) -> list[Candidate]:
+        """Up to ``n`` candidates, without blocking (return what is ready)."""
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Progress:
+    generation: int
+    evaluations: int
+    elapsed: float
+    best_val_r2: float
+    frontier_size: int
+    rate: float  # candidates evaluated per second
+    best_text: str = ""
+
+
+def selection_score(r: Evaluation, parsimony: float) -> float:
+    if not r.ok or not math.isfinite(r.val_nmse):
+        return math.inf
+    return math.log(max(r.val_nmse, 1e-12)) + parsimony * r.complexity
+
+
+class Search:
+    def __init__(self, problem: Problem, config: SearchConfig, store: RunStore | None = None,
+                 proposers: Sequence[Proposer] = (), on_progress: Callable[[Progress], None] | None = None,
+                 positive: dict[str, bool] | None = None, nonnegative: dict[str, bool] | None = None):
+        self.problem, self.config, self.store = problem, config, store
+        self.proposers = list(proposers)
+        self.on_progress = on_progress
+        X = problem.train.X
+        self.positive = positive or {s: bool(np.all(X[s] > 0)) for s in problem.symbols}
+        self.nonnegative = nonnegative or {s: bool(np.all(X[s] >= 0)) for s in problem.symbols}
+        self.toolbox = make_toolbox(problem.symbols, self.positive)
+        self.archive = Archive()
+        self.islands: list[list[Evaluation]] = [[] for _ in range(config.islands)]
+        self.generation = 0
+        self.elapsed_before = 0.0
+        self.t0 = time.monotonic()
+
+    # --- bookkeeping -----------------------------------------------------------------------
+    @property
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.t0
+
+    def out_of_budget(self) -> bool:
+        c = self.config
+        return self.elapsed >= c.budget or (c.max_evals is not None and len(self.archive) >= c.max_evals)
+
+    def restore(self, records: list[Evaluation], state: dict) -> None:
+        """Continue a stopped run: its records, populations, generation and elapsed time."""
+        for r in records:
+            self.archive.add(r)
+        by_id = {r.id: r for r in records}
+        self.islands = [[by_id[i] for i in ids if i in by_id] for ids in state.get("islands", [])]
+        self.islands += [[] for _ in range(self.config.islands - len(self.islands))]
+        self.generation = int(state.get("generation", 0)) + 1
+        self.elapsed_before = float(state.get("elapsed", 0.0))
+        self.t0 = time.monotonic()
+
+    def _save_state(self) -> None:
+        if self.store is None:
+            return
+        self.store.sync()
+        self.store.write_json("state.json", {
+            "generation": self.generation, "elapsed": self.elapsed, "evaluations": len(self.archive),
+            "islands": [[r.id for r in pop] for pop in self.islands],
+        })
+
+    def _evaluate(self, cand: Candidate) -> Evaluation | None:
+        """Evaluate a new candidate (or return the record of an equivalent seen one)."""
+        key = canonical_key(cand.expr)
+        seen = self.archive.get(key)
+        if seen is not None:
+            return seen
+        if self.out_of_budget():
+            return None
+        if complexity(cand.expr) > MAX_COMPLEXITY:
+            return None
+        record = evaluate(cand, self.problem, self.config.fit, id=len(self.archive), max_params=self.config.max_params)
+        self.archive.add(record)
+        if self.store is not None:
+            self.store.append(record)
+        return record
+
+    # --- the loop ------------------------------------------------------------------------------
+    def run(self) -> Archive:
+        if self.generation == 0 and not len(self.archive):
+            self._seed_generation()
+            self._report()
+            self._save_state()
+            self.generation = 1
+        while not self.out_of_budget():
+            self._generation()
+            self._report()
+            self._save_state()
+            self.generation += 1
+        for p in self.proposers:
+            p.close()
+        self._save_state()
+        return self.archive
+
+    def _seed_generation(self) -> None:
+        seeds = motifs(self.problem.symbols, self.positive, self.nonnegative, self.config.max_params)
+        for i, (name, expr) in enumerate(seeds):
+            r = self._evaluate(Candidate(expr=expr, origin="motif", note=name))
+            if r is not None and r.ok:
+                self.islands[i % len(self.islands)].append(r)
+        for i in range(len(self.islands)):
+            self.islands[i] = self._survivors(self.islands[i])
+
+    def _survivors(self, pool: list[Evaluation]) -> list[Evaluation]:
+        unique: dict[str, Evaluation] = {}
+        for r in pool:
+            if r.ok and r.key not in unique:
+                unique[r.key] = r
+        ranked = sorted(unique.values(), key=lambda r: (selection_score(r, self.config.parsimony), r.id))
+        return ranked[: self.config.population]
+
+    def _pick(self, pop: list[Evaluation], rng: random.Random) -> Evaluation:
+        contenders = rng.sample(pop, min(3, len(pop)))
+        return min(contenders, key=lambda r: (selection_score(r, self.config.parsimony), r.id))
+
+    def _generation(self) -> None:
+        c = self.config
+        random.seed(f"{c.seed}:{self.generation}")  # DEAP's operators draw from the global generator
+        rng = random.Random(f"{c.seed}:{self.generation}:rng")
+        ctx = self.toolbox.context(rng)
+        external = self._external(c.offspring * len(self.islands))
+        for i, pop in enumerate(self.islands):
+            if not pop:
+                pop.extend(self._survivors(self.archive.frontier()))
+            if not pop:
+                continue
+            children: list[Evaluation] = []
+            mine = external[i::len(self.islands)]
+            for cand in mine:
+                r = self._evaluate(cand)
+                if r is not None:
+                    children.append(r)
+            for _ in range(c.offspring - len(mine)):
+                if self.out_of_budget():
+                    break
+                cand = self._offspring(pop, rng, ctx)
+                if cand is not None:
+                    r = self._evaluate(cand)
+                    if r is not None:
+                        children.append(r)
+            self.islands[i] = self._survivors(pop + children)
+        if self.generation % c.migration_every == 0:
+            self._migrate()
+
+    def _offspring(self, pop: list[Evaluation], rng: random.Random, ctx) -> Candidate | None:
+        op = rng.choices(self.toolbox.operators, weights=self.toolbox.weights)[0]
+        parents = [self._pick(pop, rng)]
+        if op in ("crossover", "merge-terms"):
+            frontier = self.archive.frontier()
+            other = rng.choice(frontier) if frontier and rng.random() < 0.5 else self._pick(pop, rng)
+            parents.append(other)
+        exprs = [self._expr(p) for p in parents]
+        try:
+            child = getattr(self.toolbox, op)(exprs, ctx)
+        except (ValueError, TypeError, ZeroDivisionError, OverflowError, RecursionError, IndexError, KeyError):
+            return None
+        if child is None or not isinstance(child, sp.Expr) or child.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I):
+            return None
+        return Candidate(expr=child, origin=f"gp:{op}", parents=tuple(p.id for p in parents))
+
+    def _expr(self, r: Evaluation) -> sp.Expr:
+        return parse(r.text, self.problem.symbols)
+
+    def _migrate(self) -> None:
+        n = len(self.islands)
+        best = [pop[:2] for pop in self.islands]
+        front = self.archive.frontier()
+        for i in range(n):
+            incoming = best[(i - 1) % n] + front[-3:]
+            self.islands[i] = self._survivors(self.islands[i] + incoming)
+
+    def _external(self, total: int) -> list[Candidate]:
+        if not self.proposers:
+            return []
+        want = max(1, round(total * self.config.external_ratio))
+        view = SearchView(problem=self.problem, frontier=self.archive.frontier(),
+                          recent_failures=[r for r in self.archive.records[-200:] if not r.ok][-20:],
+                          generation=self.generation)
+        out: list[Candidate] = []
+        for p in self.proposers:
+            out.extend(p.propose(view, want - len(out)))
+            if len(out) >= want:
+                break
+        return out[:want]
+
+    def _report(self) -> None:
+        if self.on_progress is None:
+            return
+        best = self.archive.best()
+        self.on_progress(Progress(
+            generation=self.generation, evaluations=len(self.archive), elapsed=self.elapsed,
+            best_val_r2=best.val.r2 if best else -1.0, frontier_size=len(self.archive.frontier()),
+            rate=len(self.archive) / max(self.elapsed, 1e-9), best_text=best.text if best else "",
+        ))

@@ -1,0 +1,130 @@
+"""A library of generic scaling-law motifs, instantiated on a task's inputs.
+
+These are the shapes scaling laws are commonly built from: offset and shifted power laws,
+sums and products of power laws, saturations, quadratics in log (optima and U-shapes),
+broken power laws and exponential decays. They name no task and hold no task's published
+law; the search starts from them and the GP and LLM proposers take it from there.
+Motifs with logs or real powers of an input are only used where that input is positive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from itertools import combinations
+
+import sympy as sp
+
+from discover.expr import collapse_constants, params_of
+
+
+class _Params:
+    """Hands out fresh parameter symbols p0, p1, ... for one motif."""
+
+    def __init__(self):
+        self.i = 0
+
+    def __call__(self) -> sp.Symbol:
+        self.i += 1
+        return sp.Symbol(f"p{self.i - 1}")
+
+
+Motif = Callable[[_Params, sp.Symbol], sp.Expr]
+
+# one input x, positive
+POSITIVE_1D: dict[str, Motif] = {
+    "offset power law": lambda p, x: p() + p() * x ** p(),
+    "shifted power law": lambda p, x: p() + p() * (x + p()) ** p(),
+    "log-linear": lambda p, x: p() + p() * sp.log(x),
+    "quadratic in log": lambda p, x: p() + p() * sp.log(x) + p() * sp.log(x) ** 2,
+    "broken power law": lambda p, x: p() + p() * x ** p() * (1 + p() * x) ** p(),
+    "exponential saturation": lambda p, x: p() + p() * (1 - sp.exp(-p() * x)),
+    "stretched exponential": lambda p, x: p() + p() * sp.exp(p() * x ** p()),
+    "sigmoid in log": lambda p, x: p() + p() * sp.tanh(p() * sp.log(x) + p()),
+}
+
+# one input x, any sign
+ANY_1D: dict[str, Motif] = {
+    "linear": lambda p, x: p() + p() * x,
+    "quadratic": lambda p, x: p() + p() * x + p() * x**2,
+    "exponential decay": lambda p, x: p() + p() * sp.exp(p() * x),
+    "sigmoid": lambda p, x: p() + p() * sp.tanh(p() * x + p()),
+}
+
+
+def _additive_power(p: _Params, xs: Sequence[sp.Symbol]) -> sp.Expr:
+    return p() + sum(p() * x ** p() for x in xs)
+
+
+def _multiplicative_power(p: _Params, xs: Sequence[sp.Symbol]) -> sp.Expr:
+    term = p()
+    for x in xs:
+        term = term * x ** p()
+    return p() + term
+
+
+def _log_linear(p: _Params, xs: Sequence[sp.Symbol]) -> sp.Expr:
+    return p() + sum(p() * sp.log(x) for x in xs)
+
+
+def _quadratic_logs(p: _Params, xs: Sequence[sp.Symbol]) -> sp.Expr:
+    return p() + sum(p() * sp.log(x) + p() * sp.log(x) ** 2 for x in xs)
+
+
+def _linear(p: _Params, xs: Sequence[sp.Symbol]) -> sp.Expr:
+    return p() + sum(p() * x for x in xs)
+
+
+def _shifted_additive(p: _Params, xs: Sequence[sp.Symbol]) -> sp.Expr:
+    return p() + sum(p() * (x + p()) ** p() for x in xs)
+
+
+def _power_of_sum(p: _Params, xs: Sequence[sp.Symbol]) -> sp.Expr:
+    return p() + p() * (1 + sum(p() * x for x in xs)) ** p()
+
+
+POSITIVE_ND: dict[str, Callable[[_Params, Sequence[sp.Symbol]], sp.Expr]] = {
+    "additive power laws": _additive_power,
+    "multiplicative power law": _multiplicative_power,
+    "log-linear": _log_linear,
+    "quadratic in logs": _quadratic_logs,
+}
+ANY_ND: dict[str, Callable[[_Params, Sequence[sp.Symbol]], sp.Expr]] = {
+    "linear": _linear,
+    "power of a linear sum": _power_of_sum,
+}
+NONNEG_ND = {"shifted additive power laws": _shifted_additive}
+
+
+def motifs(symbols: Sequence[str], positive: dict[str, bool], nonnegative: dict[str, bool],
+           max_params: int) -> list[tuple[str, sp.Expr]]:
+    """All motif instances for these inputs within the parameter cap, as (name, expr)."""
+    xs = [sp.Symbol(s) for s in symbols]
+    out: list[tuple[str, sp.Expr]] = []
+
+    def add(name: str, expr: sp.Expr) -> None:
+        expr = collapse_constants(expr)
+        if len(params_of(expr)) <= max_params:
+            out.append((name, expr))
+
+    for x in xs:
+        table = {**ANY_1D, **(POSITIVE_1D if positive[x.name] else {})}
+        for name, make in table.items():
+            add(f"{name} in {x.name}", make(_Params(), x))
+    subsets = [list(c) for r in range(2, len(xs) + 1) for c in combinations(xs, r)]
+    for sub in subsets[:40]:
+        label = ", ".join(x.name for x in sub)
+        table = dict(ANY_ND)
+        if all(positive[x.name] for x in sub):
+            table.update(POSITIVE_ND)
+        if all(nonnegative[x.name] for x in sub):
+            table.update(NONNEG_ND)
+        for name, make in table.items():
+            add(f"{name} in {label}", make(_Params(), sub))
+    # products of a power law in one input with a motif in the others: interactions
+    if len(xs) >= 2 and all(positive[x.name] for x in xs):
+        for x in xs:
+            rest = [y for y in xs if y is not x]
+            p = _Params()
+            scaled = p() + (p() + sum(p() * y ** p() for y in rest)) * x ** p()
+            add(f"power law in {x.name} scaled by the others", scaled)
+    return out
