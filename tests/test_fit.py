@@ -1,0 +1,88 @@
+"""The fitter recovers known parameters, per group, and fails cleanly."""
+
+import time
+
+import numpy as np
+import pytest
+
+from discover.expr import parse
+from discover.fit import FitConfig, analyse, fit, predict
+
+
+def synthetic(rng, groups=1, n=60):
+    N = 10 ** rng.uniform(-1, 1.5, n * groups)
+    D = 10 ** rng.uniform(-1, 1.5, n * groups)
+    unit = np.repeat(np.arange(groups), n)
+    return N, D, unit
+
+
+def test_linear_parameters_are_detected():
+    s = analyse(parse("p0 + p1*N**(-p2) + p3*D**(-p4)", ["N", "D"]))
+    assert set(s.linear) == {"p0", "p1", "p3"} and set(s.nonlinear) == {"p2", "p4"}
+    s = analyse(parse("p0/(N**p1 + p2) + p3", ["N"]))
+    assert set(s.linear) == {"p0", "p3"}
+
+
+@pytest.mark.parametrize("method", ["lm", "scipy"])
+def test_recovers_chinchilla_like_parameters(method):
+    rng = np.random.default_rng(1)
+    N, D, unit = synthetic(rng)
+    true = dict(E=1.69, A=4.1, a=0.34, B=2.2, b=0.28)
+    y = true["E"] + true["A"] * N ** -true["a"] + true["B"] * D ** -true["b"]
+    s = analyse(parse("p0 + p1*N**(-p2) + p3*D**(-p4)", ["N", "D"]))
+    r = fit(s, {"N": N, "D": D}, y, unit, 1, FitConfig(method=method))
+    assert r.ok
+    got = dict(zip(r.names, r.params[0]))
+    np.testing.assert_allclose([got["p0"], got["p1"], got["p2"], got["p3"], got["p4"]],
+                               [true["E"], true["A"], true["a"], true["B"], true["b"]], rtol=1e-4)
+
+
+def test_each_group_gets_its_own_parameters():
+    rng = np.random.default_rng(2)
+    G = 30
+    N, _, unit = synthetic(rng, groups=G, n=10)
+    A, alpha, C = rng.uniform(1, 3, G), rng.uniform(0.2, 0.7, G), rng.uniform(0.5, 2, G)
+    y = C[unit] + A[unit] * N ** -alpha[unit]
+    s = analyse(parse("p0 + p1*N**(-p2)", ["N"]))
+    r = fit(s, {"N": N}, y, unit, G)
+    assert r.ok
+    np.testing.assert_allclose(r.params[:, r.names.index("p2")], alpha, rtol=1e-5)
+    np.testing.assert_allclose(predict(s, r.params, {"N": N}, unit), y, rtol=1e-6)
+
+
+def test_noise_robust_loss_downweights_outliers():
+    rng = np.random.default_rng(3)
+    N, _, unit = synthetic(rng, n=80)
+    y = 2.0 + 3.0 * N**-0.5
+    y[::10] += 5.0  # gross outliers
+    s = analyse(parse("p0 + p1*N**(-p2)", ["N"]))
+    robust = fit(s, {"N": N}, y, unit, 1, FitConfig(loss="soft_l1"))
+    plain = fit(s, {"N": N}, y, unit, 1, FitConfig(loss="linear"))
+    k = robust.names.index("p2")
+    assert abs(robust.params[0, k] - 0.5) < abs(plain.params[0, k] - 0.5)
+    assert abs(robust.params[0, k] - 0.5) < 0.05
+
+
+def test_too_few_rows_is_a_clean_failure():
+    s = analyse(parse("p0 + p1*N**p2 + p3*N", ["N"]))
+    N = np.array([1.0, 2.0, 3.0])
+    r = fit(s, {"N": N}, np.array([1.0, 2.0, 3.0]), np.zeros(3, dtype=int), 1)
+    assert not r.ok and "fewer rows" in r.reason
+
+
+def test_law_undefined_everywhere_is_rejected_with_a_reason():
+    s = analyse(parse("p0 + p1*log(N - 100)", ["N"]))
+    N = np.linspace(1, 10, 20)
+    r = fit(s, {"N": N}, N, np.zeros(20, dtype=int), 1)
+    assert not r.ok and r.reason
+
+
+def test_time_limit_really_stops_the_fit():
+    rng = np.random.default_rng(4)
+    N, D, unit = synthetic(rng, groups=1, n=3000)
+    y = 1 + N**-0.3 + np.sin(D)
+    s = analyse(parse("p0 + p1*tanh(p2*N**p3 + p4*D**p5)*exp(p6*D**p7) + p8*(N + p9)**p10", ["N", "D"]))
+    t0 = time.monotonic()
+    r = fit(s, {"N": N, "D": D}, y, unit, 1, FitConfig(starts=200, max_nfev=5000, time_limit=0.5, patience=1000))
+    assert time.monotonic() - t0 < 2.0
+    assert r.timed_out
