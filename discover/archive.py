@@ -49,9 +49,9 @@ def pareto_front(records: Iterable[Evaluation]) -> list[Evaluation]:
     return front
 
 
-def recommend(front: list[Evaluation], rel_tol: float = 0.05, abs_tol: float = 1e-3) -> Evaluation | None:
+def recommend(front: list[Evaluation], rel_tol: float = 0.05, abs_tol: float = 1e-6) -> Evaluation | None:
     """The law to report: the simplest frontier law whose validation NMSE is within
-    ``rel_tol`` (relative) plus ``abs_tol`` (absolute, in NMSE = R² units) of the best one.
+    ``rel_tol`` (relative) of the best one (plus a negligible ``abs_tol``).
 
     A one-standard-error-style rule: validation is a single held-out slice, so differences
     smaller than this are not evidence that the more complex law extrapolates better.

@@ -179,10 +179,9 @@ class _Problem:
             G = (B.T @ B)[None]
             b = (B.T @ target)[None]
         else:
-            G = np.zeros((self.U, self.L, self.L))
-            np.add.at(G, self.unit, B[:, :, None] * B[:, None, :])
-            b = np.zeros((self.U, self.L))
-            np.add.at(b, self.unit, B * target[:, None])
+            Bp, tp = self.pad(B), self.pad(target)
+            G = np.einsum("url,urk->ulk", Bp, Bp)
+            b = np.einsum("url,ur->ul", Bp, tp)
         d = np.sqrt(np.einsum("ujj->uj", G))
         d[~(d > 0) | ~np.isfinite(d)] = 1.0
         Gs = G / d[:, :, None] / d[:, None, :]
@@ -210,6 +209,8 @@ class _Problem:
             t[:, j] += h
             J[:, j] = (self.evaluate(t)[0] - r0) / h[self.unit]
         return J
+
+    rtol = 1e-8  # a unit stops when an accepted step improves its loss by less than this (relative)
 
     def levenberg_marquardt(self, theta: np.ndarray, max_nfev: int, loss: str) -> None:
         """Batched Levenberg-Marquardt: every unit takes its own damped steps, in one pass."""
@@ -242,7 +243,7 @@ class _Problem:
             sse = np.where(accept, sse_new, sse)
             lam = np.where(accept, np.maximum(lam / 3, 1e-12), lam * 4)
             small_step = np.abs(step).max(axis=1) <= 1e-10 * (np.abs(theta).max(axis=1) + 1e-10)
-            converged = (accept & (improvement < 1e-10)) | (lam > 1e10) | small_step | (sse == 0)
+            converged = (accept & (improvement < self.rtol)) | (lam > 1e10) | small_step | (sse == 0)
             active &= ~converged
 
     def scipy_least_squares(self, theta: np.ndarray, max_nfev: int, loss: str) -> None:
@@ -334,7 +335,7 @@ def fit(structure: Structure, X: dict[str, np.ndarray], y: np.ndarray, unit: np.
                     prob.scipy_least_squares(theta0, config.max_nfev, config.loss)
                 else:
                     prob.levenberg_marquardt(theta0, config.max_nfev, config.loss)
-                gained = np.any(prob.best_sse < before * (1 - 1e-6))
+                gained = prob.best_sse.sum() < before.sum() * (1 - 1e-4)
                 stale = 0 if gained else stale + 1
                 if stale >= config.patience:
                     break
