@@ -109,6 +109,7 @@ class Baseline:
     refitted: LawScore | None  # None: the law is not refitted (refit = false)
     stated_r2: float | None  # the test R² the params file states
     params_source: str
+    units: tuple[str, ...] = ()  # names of the fit units (group, or group / target)
 
     @property
     def differs(self) -> bool:
@@ -129,7 +130,7 @@ class Baseline:
             "citation": self.law.citation, "refit": self.law.refit, "params_source": self.params_source,
             "stated_r2": self.stated_r2, "published": self.published.to_json() if self.published else None,
             "refitted": self.refitted.to_json() if self.refitted else None, "differs": self.differs,
-            "reproduces": self.reproduces,
+            "reproduces": self.reproduces, "units": list(self.units),
         }
 
 
@@ -336,9 +337,82 @@ def run_baseline(task: TaskSpec, ds: Dataset, params_file: str | Path | None = N
     if init is not None:
         published = score_params(law, ds, init, "published" if params_file is not None else "constants")
     refitted = refit(law, ds, init, config) if law.refit else None
+    groups, targets = list(ds.groups), list(task.targets)
+    units = tuple(g if n_targets == 1 else f"{g} / {t}" for t in targets for g in groups)
     return Baseline(task=task.name, law=law, published=published, refitted=refitted, stated_r2=stated,
-                    params_source=source)
+                    params_source=source, units=units)
 
 
 def _tuples(a: np.ndarray) -> tuple[tuple[float, ...], ...]:
     return tuple(tuple(float(v) for v in row) for row in np.asarray(a))
+
+
+# --- terminal output -------------------------------------------------------------------------
+
+
+def _r2(s: Scores) -> str:
+    text = f"{s.r2:.4f}"
+    if s.r2_raw < s.r2:
+        text += f" ({s.r2_raw:.4g} unclipped)"
+    return text
+
+
+def print_baseline(b: Baseline, out) -> None:
+    """The human law, its two scorings side by side, and what differs."""
+    from rich.table import Table
+
+    out.print(f"[bold]{b.task}[/bold] — human law: {b.law.formula}", highlight=False)
+    if b.law.citation:
+        out.print(f"  {b.law.citation}", highlight=False)
+    table = Table(show_lines=False)
+    for col in ("", "parameters", "train R²", "test R²", "test NMSE", "test NMAE"):
+        table.add_column(col, overflow="fold")
+    if b.published is not None:
+        label = "published constants" if b.published.method == "constants" else "published"
+        s = b.published
+        table.add_row("(a)", f"{label} ({b.params_source})", _r2(s.train), _r2(s.test), f"{s.test.nmse:.4g}",
+                      f"{s.test.nmae:.4g}")
+    else:
+        table.add_row("(a)", "published: none given (use --params FILE, SLDBench's human_law.json format)", "—",
+                      "—", "—", "—")
+    if b.refitted is None:
+        table.add_row("(b)", "not refitted: the law is scored with its published constants (refit = false)", "—",
+                      "—", "—", "—")
+    elif not b.refitted.ok:
+        table.add_row("(b)", f"refit by discover's fitter failed: {b.refitted.reason}", "—", "—", "—", "—")
+    else:
+        s = b.refitted
+        how = "warm start from (a) + multi-start" if b.published is not None else "multi-start"
+        table.add_row("(b)", f"refitted on train by discover's fitter ({how})", _r2(s.train), _r2(s.test),
+                      f"{s.test.nmse:.4g}", f"{s.test.nmae:.4g}")
+    out.print(table)
+    if b.reproduces is not None:
+        verdict = "reproduces" if b.reproduces else "[red]does not reproduce[/red]"
+        out.print(f"(a) {verdict} the test R² stated in the params file ({b.stated_r2:.4f}).", highlight=False)
+    if b.differs:
+        a, r = b.published.test, b.refitted.test
+        better = "better" if r.r2 > a.r2 else "worse"
+        out.print(f"[bold](b) differs from (a):[/bold] test R² {a.r2:.4f} → {r.r2:.4f} ({r.r2 - a.r2:+.4f}, "
+                  f"{better}); train R² {b.published.train.r2:.4f} → {b.refitted.train.r2:.4f}.", highlight=False)
+    elif b.published is not None and b.refitted is not None and b.refitted.ok:
+        out.print("(b) gives the same test R² as (a) at 4 decimals.", highlight=False)
+    if b.published is not None and b.refitted is not None and b.refitted.ok and len(b.published.params) <= 2:
+        _print_params(b, out)
+
+
+def _print_params(b: Baseline, out) -> None:
+    from rich.table import Table
+
+    table = Table(title="parameters per group", show_lines=False)
+    table.add_column("parameter")
+    units = len(b.published.params)
+    for u in range(units):
+        suffix = f" ({b.units[u]})" if units > 1 and u < len(b.units) else ""
+        table.add_column(f"published{suffix}", justify="right")
+        table.add_column(f"refitted{suffix}", justify="right")
+    for j, name in enumerate(b.law.params):
+        cells = []
+        for u in range(units):
+            cells += [f"{b.published.params[u][j]:.6g}", f"{b.refitted.params[u][j]:.6g}"]
+        table.add_row(name, *cells)
+    out.print(table)
