@@ -1,0 +1,322 @@
+"""Loading a task's rows: find the files (or download them), check checksums and values, split.
+
+An SLDBench task's files are looked up, in order, in the ``data_dir`` argument, ``$DISCOVER_DATA``
+and the user cache (``$DISCOVER_CACHE``, else ``$XDG_CACHE_HOME/discover/sldbench``, else
+``~/.cache/discover/sldbench``); failing those they are downloaded from the Hugging Face dataset
+into the cache. In a folder, a task's files are ``<folder>/<config>/train.parquet`` (or the HF
+name ``train-00000-of-00001.parquet``, or ``train.csv``), the same for ``test``. Every file read
+is checked against the sha256 pinned in the spec. A user's table (``task.csv``) is read and split
+into train and test by the task's test holdout rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from discover.errors import UserError
+from discover.holdout import holdout_mask
+from discover.tasks import PROVIDED, TaskSpec
+
+HF_ENDPOINT = "https://huggingface.co"
+TIMEOUT = 30.0
+MIN_ROWS = 5
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Rows of one split: inputs by symbol (raw units), targets (n, n_targets), group index."""
+
+    X: Mapping[str, np.ndarray]
+    Y: np.ndarray
+    group: np.ndarray
+
+    def __post_init__(self) -> None:
+        group = np.array(self.group, dtype=np.int64).reshape(-1)
+        n = len(group)
+        X = {k: np.array(v, dtype=np.float64).reshape(-1) for k, v in self.X.items()}
+        Y = np.array(self.Y, dtype=np.float64)
+        if Y.ndim == 1:
+            Y = Y.reshape(-1, 1)
+        if Y.ndim != 2 or Y.shape[0] != n or any(len(v) != n for v in X.values()):
+            raise ValueError(f"split arrays disagree in length: group {n}, Y {Y.shape}, "
+                             f"X {[len(v) for v in X.values()]}")
+        for a in (group, Y, *X.values()):
+            a.setflags(write=False)
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "Y", Y)
+        object.__setattr__(self, "group", group)
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+    def take(self, mask_or_index) -> Split:
+        """The rows selected by a boolean mask or an index array."""
+        idx = np.asarray(mask_or_index)
+        if idx.dtype == bool and idx.shape != self.group.shape:
+            raise ValueError(f"mask of length {len(idx)} for a split of {len(self)} rows")
+        return Split(X={k: v[idx] for k, v in self.X.items()}, Y=self.Y[idx], group=self.group[idx])
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A task's train and test rows, with the group names and what was read."""
+
+    task: TaskSpec
+    groups: tuple[str, ...]
+    train: Split
+    test: Split
+    checksums: Mapping[str, str]
+    source: str
+
+
+# --- where the data is ------------------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    """The download cache: ``$DISCOVER_CACHE``, else ``$XDG_CACHE_HOME/discover/sldbench``, else ``~/.cache/...``."""
+    if os.environ.get("DISCOVER_CACHE"):
+        return Path(os.environ["DISCOVER_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "discover" / "sldbench"
+
+
+def data_root(data_dir: str | Path | None = None) -> Path:
+    """The first place data is looked for: ``data_dir``, else ``$DISCOVER_DATA``, else the cache."""
+    if data_dir:
+        return Path(data_dir).expanduser()
+    if os.environ.get("DISCOVER_DATA"):
+        return Path(os.environ["DISCOVER_DATA"]).expanduser()
+    return cache_dir()
+
+
+def _roots(data_dir: str | Path | None) -> list[Path]:
+    given = data_dir or os.environ.get("DISCOVER_DATA")
+    return [Path(given).expanduser(), cache_dir()] if given else [cache_dir()]
+
+
+def _find(folder: Path, split: str) -> Path | None:
+    for name in (f"{split}.parquet", f"{split}-00000-of-00001.parquet", f"{split}.csv"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _sha_key(path: Path) -> str:
+    """The spec's sha256 key of a data file: the HF name maps to ``<split>.parquet`` (same bytes)."""
+    split = path.name.split("-", 1)[0].split(".", 1)[0]
+    return f"{split}{'.csv' if path.suffix == '.csv' else '.parquet'}"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+
+def load_dataset(task: TaskSpec, data_dir: str | Path | None = None, *, download: bool = True) -> Dataset:
+    """Load, check and split a task's rows (see the module docstring for where they come from)."""
+    if task.csv:
+        return _load_table(task)
+    splits = SPLITS if task.test == PROVIDED else ("train",)
+    for root in _roots(data_dir):
+        found = {s: _find(root / task.folder, s) for s in splits}
+        if all(found.values()):
+            return _from_files(task, found, str(root / task.folder))
+    if not (download and task.hf_repo):
+        where = ", ".join(str(r) for r in _roots(data_dir))
+        raise UserError(_no_data(task, f"not found in {where}" + ("" if task.hf_repo else "; no download source")))
+    paths = {s: _download(task, s) for s in splits}
+    return _from_files(task, paths, f"{_endpoint()}/datasets/{task.hf_repo}")
+
+
+def _from_files(task: TaskSpec, paths: Mapping[str, Path], source: str) -> Dataset:
+    frames, checksums = {}, {}
+    for split, path in paths.items():
+        data = _read_bytes(path)
+        key = _sha_key(path)
+        checksums[key] = _check_sha(task, key, data, str(path))
+        frames[split] = _frame(data, path)
+    if task.test != PROVIDED:
+        return _split_by_rule(task, frames["train"], str(paths["train"]), checksums, source)
+    return _dataset(task, frames["train"], frames["test"], str(paths["train"]), str(paths["test"]), checksums, source)
+
+
+def _load_table(task: TaskSpec) -> Dataset:
+    path = Path(task.csv or "")
+    data = _read_bytes(path)
+    key = path.name
+    sha = task.sha256.get(key) or task.sha256.get("train.csv")
+    got = sha256_hex(data)
+    if sha and got != sha:
+        raise UserError(f"{path}: sha256 {got} does not match the pinned {sha}")
+    frame = _frame(data, path)
+    return _split_by_rule(task, frame, str(path), {key: got}, str(path.resolve()))
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _check_sha(task: TaskSpec, key: str, data: bytes, where: str) -> str:
+    got = sha256_hex(data)
+    want = task.sha256.get(key)
+    if want and got != want:
+        raise UserError(f"{where}: sha256 {got} does not match the {want} pinned for {key} in task {task.name}")
+    return got
+
+
+def _frame(data: bytes, path: Path) -> pd.DataFrame:
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(io.BytesIO(data))
+        return pd.read_csv(io.BytesIO(data))
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path}: the file is empty") from None
+    except Exception as exc:  # pandas and pyarrow raise many kinds; any of them means an unreadable file
+        kind = "parquet" if path.suffix == ".parquet" else "CSV"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path}: not a readable {kind} file ({reason})") from None
+
+
+def _split_by_rule(task: TaskSpec, frame: pd.DataFrame, where: str, checksums: dict, source: str) -> Dataset:
+    """One table split into train and test by the task's test rule (seed 0: the same split every time)."""
+    groups = _group_names([frame], task, [where])
+    whole = _split(frame, task, groups, where)
+    try:
+        mask = holdout_mask(task.test, whole, task.symbols, seed=0)
+    except UserError as exc:
+        raise UserError(f"{where}: test {exc}") from None
+    return Dataset(task=task, groups=groups, train=whole.take(~mask), test=whole.take(mask), checksums=checksums,
+                   source=source)
+
+
+def _dataset(task: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, train_where: str, test_where: str,
+             checksums: dict, source: str) -> Dataset:
+    groups = _group_names([train, test], task, [train_where, test_where])
+    tr = _split(train, task, groups, train_where)
+    te = _split(test, task, groups, test_where, min_rows=1)
+    unseen = sorted(set(te.group.tolist()) - set(tr.group.tolist()))
+    if unseen:
+        raise UserError(f"{test_where}: test group(s) {', '.join(groups[g] for g in unseen)} have no training rows")
+    return Dataset(task=task, groups=groups, train=tr, test=te, checksums=checksums, source=source)
+
+
+# --- checks and conversion ----------------------------------------------------------------------------
+
+
+def _columns(frame: pd.DataFrame, task: TaskSpec, where: str) -> None:
+    have = [str(c) for c in frame.columns]
+    for col in (*task.inputs, *task.targets, *([task.group] if task.group else [])):
+        if col not in have:
+            raise UserError(f"{where}: unknown column {col!r}; available: {', '.join(have)}")
+
+
+def _group_names(frames: list[pd.DataFrame], task: TaskSpec, wheres: list[str]) -> tuple[str, ...]:
+    """Group names in order of first appearance (train first); one group "all" without a group column."""
+    if not task.group:
+        return ("all",)
+    names: dict[str, None] = {}
+    for frame, where in zip(frames, wheres, strict=True):
+        _columns(frame, task, where)
+        col = frame[task.group]
+        missing = np.flatnonzero(col.isna().to_numpy())
+        if len(missing):
+            raise UserError(f"{where}: column {task.group!r} is empty at row {missing[0] + 1}")
+        names.update(dict.fromkeys(col.astype(str)))
+    return tuple(names)
+
+
+def _numeric(frame: pd.DataFrame, col: str, where: str) -> np.ndarray:
+    """A column as float64, or UserError naming the first bad row (1 = the first data row)."""
+    s = frame[col]
+    if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+        as_num = pd.to_numeric(s, errors="coerce")
+        bad = np.flatnonzero(as_num.isna().to_numpy() & s.notna().to_numpy())
+        if pd.api.types.is_bool_dtype(s) or len(bad):
+            i = bad[0] if len(bad) else 0
+            raise UserError(f"{where}: column {col!r} has a non-numeric value {str(s.iloc[i])!r} at row {i + 1}")
+        s = as_num
+    values = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        i = bad[0]
+        what = "an empty value (NaN)" if np.isnan(values[i]) else f"an infinite value ({values[i]})"
+        raise UserError(f"{where}: column {col!r} has {what} at row {i + 1}")
+    return values
+
+
+def _split(frame: pd.DataFrame, task: TaskSpec, groups: tuple[str, ...], where: str, min_rows: int = MIN_ROWS) -> Split:
+    _columns(frame, task, where)
+    if len(frame) < min_rows:
+        raise UserError(f"{where}: only {len(frame)} row(s); need at least {min_rows}")
+    X = {sym: _numeric(frame, col, where) for sym, col in zip(task.symbols, task.inputs, strict=True)}
+    Y = np.column_stack([_numeric(frame, col, where) for col in task.targets])
+    if task.group:
+        index = {g: i for i, g in enumerate(groups)}
+        group = np.array([index[g] for g in frame[task.group].astype(str)], dtype=np.int64)
+    else:
+        group = np.zeros(len(frame), dtype=np.int64)
+    return Split(X=X, Y=Y, group=group)
+
+
+# --- download ---------------------------------------------------------------------------------------
+
+
+def _endpoint() -> str:
+    return (os.environ.get("HF_ENDPOINT") or HF_ENDPOINT).rstrip("/")
+
+
+def _no_data(task: TaskSpec, reason: str) -> str:
+    repo = f", or allow download from {_endpoint()}/datasets/{task.hf_repo}" if task.hf_repo else ""
+    return (f"no data for {task.name}: pass --data-dir DIR or set DISCOVER_DATA to a folder with "
+            f"{task.folder}/train.parquet{repo} ({reason})")
+
+
+def _download(task: TaskSpec, split: str) -> Path:
+    """Fetch ``<split>-00000-of-00001.parquet`` into the cache; kept only if its sha256 matches."""
+    url = f"{_endpoint()}/datasets/{task.hf_repo}/resolve/main/{task.hf_config}/{split}-00000-of-00001.parquet"
+    dest = cache_dir() / task.folder / f"{split}.parquet"
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot write the data cache {dest.parent} ({exc.strerror or exc}); "
+                        "set DISCOVER_CACHE to a writable folder") from None
+    print(f"downloading {url}", file=sys.stderr)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{split}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=TIMEOUT) as response:
+            while chunk := response.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        got, want = digest.hexdigest(), task.sha256.get(f"{split}.parquet")
+        if want and got != want:
+            raise UserError(f"{url}: sha256 {got} does not match the {want} pinned for {split}.parquet in task "
+                            f"{task.name}; nothing was saved")
+        os.replace(tmp, dest)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise UserError(_no_data(task, f"download of {url} failed: {reason}")) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
