@@ -38,10 +38,10 @@ def score(y_true: np.ndarray, y_pred: np.ndarray) -> Scores:
         return FAILED
     if not np.all(np.isfinite(p)):
         return FAILED
-    err = p - t
-    var = t.var(axis=0)
-    mad = np.abs(t - t.mean(axis=0)).mean(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
+        err = p - t
+        var = t.var(axis=0)
+        mad = np.abs(t - t.mean(axis=0)).mean(axis=0)
         nmse = np.mean((err**2).mean(axis=0) / var)
         nmae = np.mean(np.abs(err).mean(axis=0) / mad)
     if not np.isfinite(nmse):

@@ -119,7 +119,8 @@ class Search:
         by_id = {r.id: r for r in records}
         self.islands = [[by_id[i] for i in ids if i in by_id] for ids in state.get("islands", [])]
         self.islands += [[] for _ in range(self.config.islands - len(self.islands))]
-        self.generation = int(state.get("generation", 0)) + 1
+        # no state yet: killed during generation 0, which is redone (seen laws are not refitted)
+        self.generation = int(state.get("generation", -1)) + 1
         self.elapsed_before = float(state.get("elapsed", 0.0))
         self.t0 = time.monotonic()
 
@@ -150,7 +151,7 @@ class Search:
 
     # --- the loop ------------------------------------------------------------------------------
     def run(self) -> Archive:
-        if self.generation == 0 and not len(self.archive):
+        if self.generation == 0:
             self._seed_generation()
             self._report()
             self._save_state()

@@ -1,0 +1,107 @@
+"""The search: reproducible for a seed, records every candidate, survives SIGKILL."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from discover.archive import Archive, pareto_front, recommend
+from discover.data import load_dataset
+from discover.fit import FitConfig
+from discover.problem import make_problem
+from discover.runstore import RunStore
+from discover.search.gp import from_tree, make_pset, to_tree
+from discover.search.loop import Search, SearchConfig
+from discover.search.motifs import motifs
+from discover.tasks import find_task
+
+
+def small_config(**kw):
+    base = dict(budget=300, max_evals=60, seed=3, islands=2, population=8, offspring=6, max_params=8,
+                fit=FitConfig(starts=3, time_limit=2))
+    base.update(kw)
+    return SearchConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def parallel(sldbench_dir):
+    return load_dataset(find_task("parallel"), sldbench_dir)
+
+
+def test_same_seed_same_candidates(parallel):
+    runs = []
+    for _ in range(2):
+        search = Search(make_problem(parallel), small_config())
+        archive = search.run()
+        runs.append([(r.text, r.origin, round(r.val.r2, 9)) for r in archive.records])
+    assert runs[0] == runs[1]
+    assert len(runs[0]) == 60
+    other = Search(make_problem(parallel), small_config(seed=4)).run()
+    assert [r.text for r in other.records] != [t for t, _, _ in runs[0]]
+
+
+def test_frontier_is_pareto_and_recommendation_is_on_it(parallel):
+    archive = Search(make_problem(parallel), small_config()).run()
+    front = archive.frontier()
+    assert front
+    for a in front:
+        for b in archive.records:
+            if b.ok:
+                assert not (b.complexity <= a.complexity and b.val_nmse < a.val_nmse and
+                            (b.complexity < a.complexity or b.val_nmse < a.val_nmse)) or b.key == a.key
+    assert recommend(front) in front
+    assert pareto_front(archive.records) == front
+
+
+def test_motifs_hold_no_parameters_beyond_the_cap_and_use_only_inputs():
+    ms = motifs(["N", "D"], {"N": True, "D": True}, {"N": True, "D": True}, max_params=5)
+    assert ms
+    for _, e in ms:
+        names = {s.name for s in e.free_symbols}
+        assert names <= {"N", "D"} | {f"p{i}" for i in range(5)}
+
+
+def test_gp_tree_round_trip_keeps_the_law():
+    from discover.expr import canonical_key, collapse_constants, parse
+
+    pset = make_pset(["N", "D"])
+    for text in ["p0 + p1*N**(-p2) + p3*D**(-p4)", "p0*exp(-p1*N)/(D + p2)", "p0 + p1*log(N)**2",
+                 "p0 + p1*tanh(p2 + p3*log(N))", "p0 + p1*(p2 + N)**p3"]:
+        e = parse(text, ["N", "D"])
+        assert canonical_key(from_tree(to_tree(e, pset))) == canonical_key(collapse_constants(e))
+
+
+def _run_cli(args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "discover.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_sigkill_mid_run_then_resume_loses_nothing(tmp_path, sldbench_dir):
+    out = tmp_path / "run"
+    proc = _run_cli(["run", "--task", "vocab", "--budget", "60", "--seed", "1", "--out", str(out),
+                     "--data-dir", str(sldbench_dir), "--quiet"])
+    log = out / "candidates.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if log.exists() and log.read_text().count("\n") >= 25:
+            break
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = [json.loads(line) for line in log.read_text().splitlines() if line.endswith("}")]
+    assert len(before) >= 25
+    done = _run_cli(["run", "--resume", str(out), "--budget", "15", "--data-dir", str(sldbench_dir), "--quiet"])
+    stdout, stderr = done.communicate(timeout=300)
+    assert done.returncode == 0, stderr
+    after = RunStore(out).records()
+    ids = [r.id for r in after]
+    assert ids == list(range(len(ids))), "ids are continuous after the resume"
+    assert [r.text for r in after[: len(before)]] == [d["text"] for d in before]
+    assert len(after) > len(before)
+    assert (out / "final.json").exists()
+    assert "test R²" in stdout
