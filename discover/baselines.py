@@ -178,17 +178,21 @@ def law_expr(formula: str, params: list[str], symbols: list[str], where: dict[st
     return expr.xreplace({sp.Symbol(p): param(i) for i, p in enumerate(params)})
 
 
-def human_law_path(task_name: str) -> Path | None:
-    """The human law file of a task, looked up under ``benchmarks/**/human/``."""
+def human_law_path(task: TaskSpec) -> Path | None:
+    """The human law file of a task: ``human/<task>.toml`` beside its spec, else under ``benchmarks/``."""
     from discover.tasks import benchmarks_dir
 
-    found = sorted(benchmarks_dir().rglob(f"human/{task_name}.toml"))
+    if task.spec_path:
+        beside = Path(task.spec_path).parent / "human" / f"{task.name}.toml"
+        if beside.is_file():
+            return beside
+    found = sorted(benchmarks_dir().rglob(f"human/{task.name}.toml"))
     return found[0] if found else None
 
 
 def load_human_law(task: TaskSpec, path: str | Path | None = None) -> HumanLaw:
     """Read and check a task's human law (from ``path``, else from ``benchmarks/``)."""
-    p = Path(path) if path else human_law_path(task.name)
+    p = Path(path) if path else human_law_path(task)
     if p is None or not p.is_file():
         raise UserError(f"no human law for task {task.name} (expected benchmarks/<suite>/human/{task.name}.toml)")
     try:
