@@ -15,8 +15,8 @@ from rich.table import Table
 
 from discover.errors import UserError
 
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)  # messages and progress: one line each, never wrapped
+out = Console(width=None if sys.stdout.isatty() else 200)  # tables: full width when piped to a file
 
 
 def main() -> None:
@@ -29,7 +29,7 @@ def main() -> None:
         exc.show()
         sys.exit(2)
     except UserError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("interrupted: what was evaluated is saved; continue with `discover run --resume DIR`")

@@ -1,0 +1,119 @@
+"""Every user error ends in one clear line and exit code 2, never a traceback."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def discover(*args, env_extra=None, cwd=None):
+    import os
+
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    proc = subprocess.run([sys.executable, "-m", "discover.cli", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=300)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def assert_clean_error(code, stderr, *needles):
+    assert code == 2, stderr
+    assert "Traceback" not in stderr
+    for n in needles:
+        assert n.lower() in stderr.lower(), stderr
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+GOOD = "N,D,loss\n" + "".join(f"{n},{d},{2 + 10 / n ** 0.3 + 5 / d ** 0.2}\n" for n in (1, 2, 4, 8, 16, 32)
+                               for d in (10, 20, 40, 80))
+
+
+def test_unknown_task(sldbench_dir):
+    code, _, err = discover("run", "--task", "nonsense_law", "--data-dir", str(sldbench_dir))
+    assert_clean_error(code, err, "nonsense_law")
+
+
+def test_missing_data(tmp_path):
+    code, _, err = discover("run", "--task", "vocab", "--data-dir", str(tmp_path / "empty"),
+                            env_extra={"HF_ENDPOINT": "http://127.0.0.1:9", "DISCOVER_CACHE": str(tmp_path / "c")})
+    assert_clean_error(code, err, "vocab_scaling_law")
+    assert len(err.strip().splitlines()) <= 3
+
+
+def test_csv_that_does_not_exist(tmp_path):
+    code, _, err = discover("run", "--csv", str(tmp_path / "nope.csv"), "--inputs", "N", "--target", "loss")
+    assert code == 2 and "Traceback" not in err
+
+
+def test_bad_csv(tmp_path):
+    p = write(tmp_path, "bad.csv", "this is not\x00 a csv\n\x01\x02")
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N", "--target", "loss")
+    assert code == 2 and "Traceback" not in err
+
+
+def test_unknown_column(tmp_path):
+    p = write(tmp_path, "runs.csv", GOOD)
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N,Q", "--target", "loss")
+    assert_clean_error(code, err, "Q")
+
+
+def test_non_numeric_value(tmp_path):
+    p = write(tmp_path, "runs.csv", GOOD.replace("\n16,", "\nabc,", 1))
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss")
+    assert_clean_error(code, err, "abc")
+
+
+def test_nan_value(tmp_path):
+    lines = GOOD.splitlines()
+    lines[5] = lines[5].rsplit(",", 1)[0] + ",nan"
+    p = write(tmp_path, "runs.csv", "\n".join(lines) + "\n")
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss")
+    assert_clean_error(code, err, "nan")
+
+
+def test_fewer_rows_than_parameters(tmp_path):
+    p = write(tmp_path, "runs.csv", "N,loss\n1,3.0\n2,2.5\n4,2.2\n")
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N", "--target", "loss", "--budget", "5")
+    assert_clean_error(code, err, "rows")
+
+
+def test_bad_holdout_rule(tmp_path):
+    p = write(tmp_path, "runs.csv", GOOD)
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--holdout", "biggest N")
+    assert_clean_error(code, err, "largest")
+
+
+def test_task_and_csv_together(tmp_path, sldbench_dir):
+    p = write(tmp_path, "runs.csv", GOOD)
+    code, _, err = discover("run", "--task", "vocab", "--csv", str(p), "--inputs", "N", "--target", "loss")
+    assert_clean_error(code, err, "either")
+
+
+@pytest.mark.parametrize("args", [["show", "/nonexistent/run"], ["run", "--resume", "/nonexistent/run"]])
+def test_not_a_run_folder(args):
+    code, _, err = discover(*args)
+    assert code == 2 and "Traceback" not in err
+
+
+def test_help_explains_the_commands():
+    code, out, _ = discover("--help")
+    assert code == 0
+    for cmd in ("run", "show", "tasks"):
+        assert cmd in out
+    code, out, _ = discover("run", "--help")
+    assert code == 0 and "--budget" in out and "--holdout" in out
+
+
+def test_csv_run_end_to_end(tmp_path):
+    p = write(tmp_path, "runs.csv", GOOD)
+    code, out, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--holdout",
+                              "largest 20% of N*D", "--budget", "8", "--out", str(tmp_path / "run"), "--quiet")
+    assert code == 0, err
+    assert "test R²" in out and "recommended law" in out
+    code, out2, _ = discover("show", str(tmp_path / "run"))
+    assert code == 0 and "recommended law" in out2
