@@ -170,5 +170,27 @@ def _print_result(result) -> None:
     print_run(result.path, out)
 
 
+@cli.command()
+@click.option("--task", "task_name", required=True, help="Task name (e.g. vocab_scaling_law or vocab).")
+@click.option("--params", "params_file", type=click.Path(dir_okay=False),
+              help="Published fitted parameters per group (SLDBench's human_law.json format).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
+def baseline(task_name: str, params_file: str | None, data_dir: str | None) -> None:
+    """Score a task's human-derived law: (a) as published, with --params, and (b) refitted
+    on train by discover's fitter (warm-started from (a) when given).
+
+    \b
+    Example:
+      discover baseline --task vocab --params ../shared/data/sldbench/vocab_scaling_law/human_law.json
+    """
+    from discover.baselines import print_baseline, run_baseline
+    from discover.data import load_dataset
+    from discover.tasks import find_task
+
+    task = find_task(task_name)
+    ds = load_dataset(task, data_dir)
+    print_baseline(run_baseline(task, ds, params_file), out)
+
+
 if __name__ == "__main__":
     main()

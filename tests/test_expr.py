@@ -114,7 +114,7 @@ def test_compiled_evaluation_matches_sympy_and_is_quiet_on_overflow():
     N = np.array([1.0, 10.0, 100.0])
     D = np.array([1.0, 2.0, 3.0])
     got = f({"N": N, "D": D, "p0": 1.0, "p1": 2.0, "p2": 0.5})
-    want = [float(e.subs({"N": n, "D": d, "p0": 1, "p1": 2, "p2": 0.5})) for n, d in zip(N, D)]
+    want = [float(e.subs({"N": n, "D": d, "p0": 1, "p1": 2, "p2": 0.5})) for n, d in zip(N, D, strict=False)]
     np.testing.assert_allclose(got, want)
     g = compile_expr(parse("exp(N) + log(D - 5)", V))
     with warnings.catch_warnings():

@@ -32,7 +32,7 @@ def test_recovers_chinchilla_like_parameters(method):
     s = analyse(parse("p0 + p1*N**(-p2) + p3*D**(-p4)", ["N", "D"]))
     r = fit(s, {"N": N, "D": D}, y, unit, 1, FitConfig(method=method))
     assert r.ok
-    got = dict(zip(r.names, r.params[0]))
+    got = dict(zip(r.names, r.params[0], strict=False))
     np.testing.assert_allclose([got["p0"], got["p1"], got["p2"], got["p3"], got["p4"]],
                                [true["E"], true["A"], true["a"], true["B"], true["b"]], rtol=1e-4)
 

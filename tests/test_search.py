@@ -6,11 +6,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from discover.archive import Archive, pareto_front, recommend
+from discover.archive import pareto_front, recommend
 from discover.data import load_dataset
 from discover.fit import FitConfig
 from discover.problem import make_problem
