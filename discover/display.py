@@ -65,7 +65,25 @@ def print_run(path: str | Path, out: Console) -> None:
                   f"test R² {_r2(rec.test.r2)}, NMSE {rec.test.nmse:.4g}, NMAE {rec.test.nmae:.4g}", highlight=False)
         out.print(f"  {cfg['targets'][0] if len(cfg['targets']) == 1 else 'each target'} = "
                   f"{raw_units(rec.text, symbols, scales)}", highlight=False)
+        _print_params(rec, cfg, out)
     if summary:
         out.print(f"{summary.get('evaluations', len(records))} candidates ({summary.get('failed', 0)} rejected) in "
                   f"{summary.get('elapsed', 0):.0f}s; origins: {summary.get('origins', {})}", highlight=False)
     out.print(f"run folder: {store.path}", highlight=False)
+
+
+def _print_params(law: FinalLaw, cfg: dict, out: Console, most: int = 12) -> None:
+    """Fitted parameters of a law, one row per group (and target), the first ``most`` of them."""
+    if not law.params:
+        return
+    groups, targets = cfg["groups"], cfg["targets"]
+    table = Table(title="fitted parameters (scaled inputs)", title_justify="left")
+    table.add_column("group" if len(targets) == 1 else "group / target")
+    for name in law.names:
+        table.add_column(name, justify="right")
+    for u, row in enumerate(law.params[:most]):
+        g, t = groups[u % len(groups)], targets[u // len(groups)]
+        table.add_row(g if len(targets) == 1 else f"{g} / {t}", *(f"{v:.6g}" for v in row))
+    out.print(table)
+    if len(law.params) > most:
+        out.print(f"... {len(law.params) - most} more rows in final.json", highlight=False)
