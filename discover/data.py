@@ -315,8 +315,11 @@ def _download(task: TaskSpec, split: str) -> Path:
                             f"{task.name}; nothing was saved")
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise UserError(_no_data(task, f"download of {url} failed: {reason}")) from None
+        if isinstance(exc, urllib.error.HTTPError):
+            reason = f"HTTP {exc.code} {exc.reason}"
+        else:
+            reason = str(getattr(exc, "reason", None) or exc)
+        raise UserError(_no_data(task, f"download failed: {reason}: {url}")) from None
     finally:
         tmp.unlink(missing_ok=True)
     return dest
