@@ -192,5 +192,43 @@ def baseline(task_name: str, params_file: str | None, data_dir: str | None) -> N
     print_baseline(run_baseline(task, ds, params_file), out)
 
 
+@cli.command()
+@click.option("--tasks", "task_names", default="all", show_default=True, help="all, or task names comma-separated.")
+@click.option("--seeds", type=int, default=5, show_default=True, help="Runs per task (seeds 0..N-1).")
+@click.option("--budget", type=float, default=120.0, show_default=True, help="Search seconds per run.")
+@click.option("--jobs", type=int, help="Runs at a time, each in its own process (default: CPU cores).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="bench", show_default=True,
+              help="Bench folder: runs/, human/ and the results files; run again to resume.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def bench(task_names: str, seeds: int, budget: float, jobs: int | None, out_dir: str, data_dir: str | None,
+          quiet: bool) -> None:
+    """Run the search on every task × seed, plus the human laws, and write results.csv/.json/.md
+    with the SLDBench paper's rows side by side. Finished runs are not redone.
+
+    \b
+    Example:
+      discover bench --seeds 5 --budget 120 --out bench
+    """
+    import os
+
+    from discover.bench import BenchConfig, BenchDisplay, print_overview, run_bench
+    from discover.tasks import all_tasks, find_task
+
+    names = _split_names(task_names)
+    if not names:
+        raise UserError("--tasks: give 'all' or task names, comma-separated")
+    tasks = all_tasks() if names == ["all"] else [find_task(n) for n in names]
+    config = BenchConfig(tasks=tuple(tasks), out=Path(out_dir), seeds=seeds, budget=budget,
+                         jobs=jobs or os.cpu_count() or 1, data_dir=data_dir)
+    display = None if quiet else BenchDisplay(console, budget)
+    try:
+        rows = run_bench(config, display, command=shlex.join(["discover", *sys.argv[1:]]))
+    except KeyboardInterrupt:
+        console.print(f"interrupted: finished runs are kept; run the same command again to resume ({out_dir})")
+        sys.exit(130)
+    print_overview(config, rows, out)
+
+
 if __name__ == "__main__":
     main()

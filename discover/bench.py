@@ -1,0 +1,613 @@
+"""The batch benchmark: every task × seed searched in parallel processes, plus the human laws.
+
+Layout of ``--out DIR``::
+
+    DIR/runs/<task>/seed<S>/   one discovery run each (see runstore.py), plus bench.json
+                               (wall time, or the error of a failed attempt)
+    DIR/human/<task>.json      the task's human law, as published and refitted
+    DIR/results.{csv,json,md}  the tables
+
+A task × seed whose ``final.json`` exists is not redone; an interrupted one is resumed. Test
+R² comes only from ``final.json`` (the search never sees the test split). The paper's rule
+is applied to the recommended law of each run: R² clipped at −1, a failed run counting −1,
+mean over seeds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import multiprocessing
+import os
+import time
+import tomllib
+import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Empty
+from typing import TYPE_CHECKING, Any
+
+from discover import __version__
+from discover.errors import UserError
+from discover.runstore import write_json_atomic
+from discover.score import R2_FLOOR, clip_r2, mean_over_runs
+
+if TYPE_CHECKING:
+    from discover.tasks import TaskSpec
+
+REFERENCE_FILE = "reference.toml"
+CSV_COLUMNS = (
+    "task", "runs", "runs_ok", "r2_mean", "r2_best", "nmse", "nmae", "complexity", "n_params", "wall_seconds",
+    "candidates", "formula", "human_published_r2", "human_refit_r2", "ref_human", "ref_sldagent_gpt5",
+    "ref_sldagent_best",
+)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    tasks: tuple[TaskSpec, ...]
+    out: Path
+    seeds: int = 5
+    budget: float = 120.0
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    data_dir: str | None = None
+    human: bool = True  # also score the human laws
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One task × seed as the tables see it (read back from its run folder)."""
+
+    seed: int
+    status: str  # "ok", "failed" or "missing"
+    r2: float | None  # test R² of the recommended law (unclipped); None when failed/missing
+    nmse: float | None
+    nmae: float | None
+    formula: str  # in raw input units
+    complexity: int | None
+    n_params: int | None
+    seconds: float | None
+    candidates: int | None
+    error: str = ""
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One task's line of the results: discovered laws over seeds, human law, references."""
+
+    task: str
+    runs: tuple[RunRow, ...]
+    r2_mean: float
+    r2_best: float
+    best: RunRow | None
+    human_published_r2: float | None
+    human_refit_r2: float | None
+    human_note: str
+    reference: dict[str, float | None]
+
+    @property
+    def runs_ok(self) -> int:
+        return sum(r.status == "ok" for r in self.runs)
+
+    def csv_row(self) -> dict[str, Any]:
+        b = self.best
+        return {
+            "task": self.task, "runs": len(self.runs), "runs_ok": self.runs_ok, "r2_mean": self.r2_mean,
+            "r2_best": self.r2_best, "nmse": b.nmse if b else None, "nmae": b.nmae if b else None,
+            "complexity": b.complexity if b else None, "n_params": b.n_params if b else None,
+            "wall_seconds": _avg([r.seconds for r in self.runs if r.seconds is not None]),
+            "candidates": _avg([r.candidates for r in self.runs if r.candidates is not None]),
+            "formula": b.formula if b else "", "human_published_r2": self.human_published_r2,
+            "human_refit_r2": self.human_refit_r2, "ref_human": self.reference.get("human"),
+            "ref_sldagent_gpt5": self.reference.get("sldagent_gpt5"),
+            "ref_sldagent_best": self.reference.get("sldagent_best"),
+        }
+
+
+def _avg(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A message from a worker to the progress display."""
+
+    key: str
+    kind: str  # "start", "progress"
+    elapsed: float = 0.0
+    evaluations: int = 0
+    best_val_r2: float = R2_FLOOR
+
+
+# --- paths -------------------------------------------------------------------------------------
+
+
+def run_dir(out: Path, task: str, seed: int) -> Path:
+    return Path(out) / "runs" / task / f"seed{seed}"
+
+
+def human_file(out: Path, task: str) -> Path:
+    return Path(out) / "human" / f"{task}.json"
+
+
+def is_done(path: Path) -> bool:
+    return (path / "final.json").is_file()
+
+
+# --- reference results of the paper ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    source: str
+    tasks: tuple[str, ...]
+    rows: tuple[dict, ...]  # key, name, r2 (per task), mean (optional), note (optional)
+
+    def value(self, key: str, task: str) -> float | None:
+        row = next((r for r in self.rows if r["key"] == key), None)
+        if row is None or task not in self.tasks:
+            return None
+        return float(row["r2"][self.tasks.index(task)])
+
+
+def load_reference(path: str | Path | None = None) -> Reference:
+    """The paper's reference rows (``benchmarks/reference.toml``)."""
+    if path is None:
+        from discover.tasks import benchmarks_dir
+
+        path = benchmarks_dir() / REFERENCE_FILE
+    p = Path(path)
+    try:
+        d = tomllib.loads(p.read_text(encoding="utf-8"))
+        tasks = tuple(d["tasks"])
+        rows = tuple(dict(r) for r in d["rows"])
+        for r in rows:
+            if not isinstance(r.get("key"), str) or len(r.get("r2", ())) != len(tasks):
+                raise ValueError(f"row {r.get('key')!r} needs a key and one R² per task")
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{p}: not a valid reference file ({exc})") from None
+    return Reference(source=str(d.get("source", "")), tasks=tasks, rows=rows)
+
+
+# --- workers ----------------------------------------------------------------------------------
+
+_queue: Any = None
+
+
+def _init_worker(queue: Any) -> None:
+    global _queue
+    _queue = queue
+
+
+def _send(event: Event) -> None:
+    if _queue is not None:
+        try:
+            _queue.put_nowait(event)
+        except Exception:  # noqa: BLE001 - the display is best effort
+            pass
+
+
+def published_params_file(source: str) -> Path | None:
+    """SLDBench's ``human_law.json`` in the task's data folder, when the data came from a folder with one."""
+    p = Path(source) / "human_law.json"
+    return p if p.is_file() else None
+
+
+def human_job(task: TaskSpec, out: Path, data_dir: str | None) -> dict:
+    """Score a task's human law (published, refitted) and write ``DIR/human/<task>.json``."""
+    from discover.baselines import run_baseline
+    from discover.data import load_dataset
+
+    key = f"{task.name} human law"
+    _send(Event(key, "start"))
+    t0 = time.monotonic()
+    try:
+        ds = load_dataset(task, data_dir)
+        b = run_baseline(task, ds, published_params_file(ds.source))
+        result = {"ok": True, **b.to_json()}
+    except Exception as exc:  # noqa: BLE001 - recorded, the batch goes on
+        result = {"ok": False, "task": task.name, "error": _error_text(exc)}
+    result["seconds"] = time.monotonic() - t0
+    write_json_atomic(human_file(out, task.name), result)
+    return result
+
+
+def run_job(task: TaskSpec, seed: int, budget: float, out: Path, data_dir: str | None, command: str = "") -> dict:
+    """One task × seed: start (or resume) the run in its folder; errors go to ``bench.json``."""
+    from discover.data import load_dataset
+    from discover.runner import resume_run, start_run
+    from discover.search.loop import SearchConfig
+
+    key = f"{task.name} seed {seed}"
+    path = run_dir(out, task.name, seed)
+    _send(Event(key, "start"))
+
+    def progress(p) -> None:
+        _send(Event(key, "progress", p.elapsed, p.evaluations, p.best_val_r2))
+
+    t0 = time.monotonic()
+    try:
+        if (path / "candidates.jsonl").is_file():
+            result = resume_run(path, data_dir, budget=budget, on_progress=progress)
+        else:
+            ds = load_dataset(task, data_dir)
+            config = SearchConfig(budget=budget, seed=seed, max_params=task.max_params)
+            result = start_run(task, ds, path, config, on_progress=progress, command=command,
+                               extra={"bench": {"seed": seed, "budget": budget}})
+        info = {"ok": True, "seconds": time.monotonic() - t0, "evaluations": result.evaluations}
+    except Exception as exc:  # noqa: BLE001 - a failed run counts −1, the batch goes on
+        info = {"ok": False, "seconds": time.monotonic() - t0, "error": _error_text(exc)}
+    write_json_atomic(path / "bench.json", info)
+    return info
+
+
+def _error_text(exc: BaseException) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (at {Path(last[0].filename).name}:{last[0].lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+# --- the batch --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str
+    fn: Callable[..., dict]
+    args: tuple
+    on_fail: Path  # where to record a crash of the worker process itself
+
+
+def plan(config: BenchConfig, command: str = "") -> tuple[list[Job], list[str]]:
+    """The jobs still to do, and the keys of those already done (resume)."""
+    jobs, done = [], []
+    for task in config.tasks:
+        if config.human:
+            key = f"{task.name} human law"
+            if (_read_json(human_file(config.out, task.name)) or {}).get("ok"):
+                done.append(key)
+            else:
+                jobs.append(Job(key, human_job, (task, config.out, config.data_dir), human_file(config.out, task.name)))
+        for seed in range(config.seeds):
+            key = f"{task.name} seed {seed}"
+            path = run_dir(config.out, task.name, seed)
+            if is_done(path):
+                done.append(key)
+            else:
+                args = (task, seed, config.budget, config.out, config.data_dir, command)
+                jobs.append(Job(key, run_job, args, path / "bench.json"))
+    return jobs, done
+
+
+def run_bench(config: BenchConfig, display: Any = None, command: str = "") -> list[TaskRow]:
+    """Run what is not done yet (in ``config.jobs`` processes), then write the result files.
+
+    ``display`` (optional) gets ``start(total, done)``, ``event(Event)``, ``finished(key, ok)``
+    and ``stop()`` calls."""
+    if config.seeds < 1 or config.budget <= 0 or config.jobs < 1:
+        raise UserError("--seeds and --jobs must be at least 1 and --budget positive")
+    from discover.data import load_dataset
+
+    reference = load_reference()
+    for task in config.tasks:  # check (or fetch) every task's data once, before the workers need it
+        load_dataset(task, config.data_dir)
+    config.out.mkdir(parents=True, exist_ok=True)
+    jobs, done = plan(config, command)
+    if display is not None:
+        display.start(len(jobs) + len(done), len(done))
+    try:
+        if jobs:
+            _execute(jobs, config.jobs, display)
+    finally:
+        if display is not None:
+            display.stop()
+    rows = collect(config, reference)
+    write_results(config, rows, reference)
+    return rows
+
+
+def _execute(jobs: list[Job], n: int, display: Any) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    with ProcessPoolExecutor(max_workers=min(n, len(jobs)), mp_context=ctx, initializer=_init_worker,
+                             initargs=(queue,)) as pool:
+        pending: dict[Future, Job] = {pool.submit(job.fn, *job.args): job for job in jobs}
+        try:
+            while pending:
+                finished, _ = wait(list(pending), timeout=0.25, return_when=FIRST_COMPLETED)
+                _drain(queue, display)
+                for fut in finished:
+                    job = pending.pop(fut)
+                    ok = _outcome(fut, job)
+                    if display is not None:
+                        display.finished(job.key, ok)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        _drain(queue, display)
+
+
+def _outcome(fut: Future, job: Job) -> bool:
+    try:
+        return bool(fut.result().get("ok"))
+    except Exception as exc:  # noqa: BLE001 - the worker process itself died
+        write_json_atomic(job.on_fail, {"ok": False, "error": f"worker process failed: {_error_text(exc)}"})
+        return False
+
+
+def _drain(queue: Any, display: Any) -> None:
+    while True:
+        try:
+            event = queue.get_nowait()
+        except (Empty, OSError, EOFError, ValueError):
+            return
+        if display is not None:
+            display.event(event)
+
+
+# --- reading results back ------------------------------------------------------------------------
+
+
+def read_run(out: Path, task: str, seed: int) -> RunRow:
+    """A task × seed from its folder: the recommended law's test scores from final.json."""
+    from discover.display import raw_units
+    from discover.final import FinalLaw
+
+    path = run_dir(out, task, seed)
+    info = _read_json(path / "bench.json") or {}
+    seconds = info.get("seconds")
+    if not is_done(path):
+        status = "failed" if info.get("ok") is False else "missing"
+        return RunRow(seed, status, None, None, None, "", None, None, seconds, None, info.get("error", ""))
+    final = _read_json(path / "final.json") or {}
+    cfg = _read_json(path / "config.json") or {}
+    summary = _read_json(path / "summary.json") or {}
+    candidates = summary.get("evaluations", info.get("evaluations"))
+    if seconds is None:
+        seconds = summary.get("elapsed")
+    laws = [FinalLaw.from_json(d) for d in final.get("laws", [])]
+    rec = next((law for law in laws if law.recommended), None)
+    if rec is None:
+        return RunRow(seed, "failed", None, None, None, "", None, None, seconds, candidates, "no recommended law")
+    try:
+        formula = raw_units(rec.text, cfg["symbols"], cfg["scales"])
+    except Exception:  # noqa: BLE001 - fall back to the scaled form
+        formula = rec.text
+    # a law whose test predictions are not finite scores R² = −1 (Scores.r2_raw is −1 then)
+    return RunRow(seed, "ok", rec.test.r2_raw, rec.test.nmse, rec.test.nmae, formula, rec.complexity, rec.n_params,
+                  seconds, candidates, rec.reason)
+
+
+def collect(config: BenchConfig, reference: Reference) -> list[TaskRow]:
+    """Per task: the paper's rule over seeds, the best run, the human law and the references."""
+    out = []
+    for task in config.tasks:
+        runs = tuple(read_run(config.out, task.name, s) for s in range(config.seeds))
+        r2s = [r.r2 if r.status == "ok" else None for r in runs]
+        ok = [r for r in runs if r.status == "ok"]
+        best = max(ok, key=lambda r: r.r2) if ok else None
+        pub, refit, note = _human(config, task.name)
+        out.append(TaskRow(
+            task=task.name, runs=runs, r2_mean=mean_over_runs(r2s, runs=config.seeds),
+            r2_best=max((clip_r2(r) for r in r2s), default=R2_FLOOR), best=best, human_published_r2=pub,
+            human_refit_r2=refit, human_note=note,
+            reference={r["key"]: reference.value(r["key"], task.name) for r in reference.rows},
+        ))
+    return out
+
+
+def _human(config: BenchConfig, task: str) -> tuple[float | None, float | None, str]:
+    d = _read_json(human_file(config.out, task)) if config.human else None
+    if not d:
+        return None, None, ""
+    if not d.get("ok"):
+        return None, None, f"failed: {d.get('error', '')}"
+    pub = d["published"]["test"]["r2"] if d.get("published") else None
+    ref = d.get("refitted")
+    refit = ref["test"]["r2"] if ref and ref.get("ok") else None
+    if not d.get("refit"):
+        return pub, pub, "published constants, not refitted"
+    notes = []
+    if pub is None:
+        notes.append("no published parameters found")
+    if ref and not ref.get("ok"):
+        notes.append(f"refit failed: {ref.get('reason', '')}")
+    elif d.get("differs") and pub is not None and refit is not None:
+        notes.append(f"refit {'better' if refit > pub else 'worse'} by {refit - pub:+.4f}")
+    return pub, refit, "; ".join(notes)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+# --- writing results ------------------------------------------------------------------------------
+
+SYSTEMS = (  # rows of the overview: (label, how to get a task's value)
+    ("discover, mean of seeds", lambda t: t.r2_mean),
+    ("discover, best seed", lambda t: t.r2_best),
+    ("human law, published parameters", lambda t: t.human_published_r2),
+    ("human law, refitted by discover", lambda t: t.human_refit_r2),
+)
+
+
+def overview(rows: list[TaskRow], reference: Reference) -> list[tuple[str, list[float | None], float | None]]:
+    """Rows of the at-a-glance table: label, one R² per task, mean over the tasks (None when incomplete)."""
+    table = []
+    for label, get in SYSTEMS:
+        values = [get(t) for t in rows]
+        table.append((label, values, _mean(values)))
+    for r in reference.rows:
+        values = [reference.value(r["key"], t.task) for t in rows]
+        mean = None if "mean" not in r else _mean(values)
+        table.append((f"{r['name']} (paper)", values, mean))
+    return table
+
+
+def _mean(values: list[float | None]) -> float | None:
+    return sum(values) / len(values) if values and all(v is not None for v in values) else None
+
+
+def write_results(config: BenchConfig, rows: list[TaskRow], reference: Reference) -> None:
+    out = config.out
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for t in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in t.csv_row().items()})
+    _write_text(out / "results.csv", buf.getvalue())
+    data = {
+        "version": __version__, "seeds": config.seeds, "budget": config.budget, "jobs": config.jobs,
+        "tasks": [{**t.csv_row(), "human_note": t.human_note, "runs": [r.to_json() for r in t.runs]} for t in rows],
+        "overview": [{"system": label, "r2": dict(zip([t.task for t in rows], values, strict=True)), "mean": mean}
+                     for label, values, mean in overview(rows, reference)],
+        "reference": {"source": reference.source, "tasks": list(reference.tasks), "rows": list(reference.rows)},
+    }
+    write_json_atomic(out / "results.json", data)
+    _write_text(out / "results.md", markdown(config, rows, reference))
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _short(task: str) -> str:
+    return task.removesuffix("_scaling_law")
+
+
+def _f(x: float | None, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if digits == 0:
+        return f"{x:.0f}"
+    return f"{x:.{digits}f}".replace("-", "−")
+
+
+def _g(x: float | None) -> str:
+    return "—" if x is None else f"{x:.4g}"
+
+
+def markdown(config: BenchConfig, rows: list[TaskRow], reference: Reference) -> str:
+    """results.md: the overview next to the paper's rows, then per-task details."""
+    n = config.seeds
+    lines = [
+        "# discover bench",
+        "",
+        f"{len(rows)} task(s) × {n} seed(s), search budget {config.budget:g} s per run, {config.jobs} parallel "
+        f"job(s); discover {__version__}.",
+        "Test R² on SLDBench's test split of the recommended law of each run (chosen on validation carved from "
+        f"train), clipped at −1; a failed run counts −1; mean over {n} seed(s) (the paper's rule).",
+        "",
+        "## At a glance: test R²",
+        "",
+        "| system | " + " | ".join(_short(t.task) for t in rows) + " | mean |",
+        "|---|" + "---:|" * (len(rows) + 1),
+    ]
+    for label, values, mean in overview(rows, reference):
+        bold = label.startswith("discover, mean")
+        cells = [_f(v) for v in values] + [_f(mean)]
+        if bold:
+            label, cells = f"**{label}**", [f"**{c}**" for c in cells]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Paper rows: {reference.source}. " + " ".join(f"{r['name']}: {r['note']}." for r in reference.rows
+                                                         if r.get("note")),
+        "",
+        "## Per task",
+        "",
+        "| task | runs ok | mean R² | best R² | NMSE | NMAE | complexity | params | wall s/run | candidates/run "
+        "| human published | human refit | best law (raw units) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for t in rows:
+        c = t.csv_row()
+        formula = f"`{c['formula']}`" if c["formula"] else "—"
+        lines.append(
+            f"| {t.task} | {t.runs_ok}/{len(t.runs)} | {_f(t.r2_mean, 4)} | {_f(t.r2_best, 4)} | {_g(c['nmse'])} | "
+            f"{_g(c['nmae'])} | {_f(c['complexity'], 0)} | {_f(c['n_params'], 0)} | {_f(c['wall_seconds'], 0)} | "
+            f"{_f(c['candidates'], 0)} | {_f(t.human_published_r2, 4)} | {_f(t.human_refit_r2, 4)} | {formula} |")
+    lines += ["", "NMSE, NMAE, law, complexity and parameter count are those of the best seed's recommended law; "
+              "wall time and candidates are means per run."]
+    notes = [f"- {t.task}: {t.human_note}" for t in rows if t.human_note]
+    if notes:
+        lines += ["", "## Human laws", "", *notes]
+    failures = [f"- {t.task} seed {r.seed}: {r.status}{': ' + r.error if r.error else ''}"
+                for t in rows for r in t.runs if r.status != "ok"]
+    if failures:
+        lines += ["", "## Failed or missing runs (each counted −1)", "", *failures]
+    return "\n".join(lines) + "\n"
+
+
+def print_overview(config: BenchConfig, rows: list[TaskRow], out: Any) -> None:
+    """The at-a-glance table in the terminal, and where the files are."""
+    from rich.table import Table
+
+    reference = load_reference()
+    table = Table(title=f"test R² — {config.seeds} seed(s), budget {config.budget:g} s")
+    table.add_column("system")
+    for t in rows:
+        table.add_column(_short(t.task), justify="right")
+    table.add_column("mean", justify="right")
+    for label, values, mean in overview(rows, reference):
+        style = "bold" if label.startswith("discover, mean") else None
+        table.add_row(label, *[_f(v) for v in values], _f(mean), style=style)
+    out.print(table)
+    failed = sum(r.status != "ok" for t in rows for r in t.runs)
+    if failed:
+        out.print(f"{failed} run(s) failed or missing (each counted −1): see results.md", highlight=False)
+    out.print(f"results: {config.out / 'results.md'}, results.csv, results.json", highlight=False)
+
+
+# --- progress display ---------------------------------------------------------------------------
+
+
+class BenchDisplay:
+    """One rich progress display for the whole batch: a bar over all jobs, a line per running job."""
+
+    def __init__(self, console: Any, budget: float):
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.budget = budget
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 TextColumn("{task.completed:>4.0f}/{task.total:<4.0f}"), TimeElapsedColumn(),
+                                 TextColumn("{task.fields[info]}"), console=console, transient=False)
+        self.rows: dict[str, Any] = {}
+        self.total: Any = None
+
+    def start(self, total: int, done: int) -> None:
+        self.progress.start()
+        info = f"{done} already done (resumed)" if done else ""
+        self.total = self.progress.add_task("[bold]bench: jobs done", total=total, completed=done, info=info)
+
+    def event(self, e: Event) -> None:
+        row = self.rows.get(e.key)
+        if row is None:
+            total = 1 if e.key.endswith("human law") else self.budget
+            row = self.rows[e.key] = self.progress.add_task(f"  {e.key}", total=total, info="")
+        if e.kind == "progress":
+            self.progress.update(row, completed=min(e.elapsed, self.budget),
+                                 info=f"{e.evaluations} candidates, best val R² {e.best_val_r2:.4f}")
+
+    def finished(self, key: str, ok: bool) -> None:
+        row = self.rows.pop(key, None)
+        if row is not None:
+            self.progress.remove_task(row)
+        self.progress.advance(self.total)
+        if not ok:
+            self.progress.console.print(f"[red]failed:[/red] {key} (recorded; it counts −1)", highlight=False)
+
+    def stop(self) -> None:
+        self.progress.stop()

@@ -1,0 +1,123 @@
+"""The batch benchmark: the paper's averaging rule, the result files, resume, CLI errors."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from discover.bench import CSV_COLUMNS, BenchConfig, collect, load_reference, run_dir, write_results
+from discover.final import FinalLaw
+from discover.runstore import write_json_atomic
+from discover.score import Scores
+
+
+@dataclass(frozen=True)
+class FakeTask:
+    name: str
+
+
+def fake_run(out: Path, task: str, seed: int, r2: float | None, error: str = "") -> None:
+    """A finished run folder with a recommended law of test R² ``r2``, or a failed attempt."""
+    path = run_dir(out, task, seed)
+    if r2 is None:
+        write_json_atomic(path / "bench.json", {"ok": False, "seconds": 1.0, "error": error})
+        return
+    s = Scores(r2=max(r2, -1.0), r2_raw=r2, nmse=1 - r2, nmae=0.5)
+    law = FinalLaw(id=1, text="p0*N**p1 + p2", complexity=7, n_params=3, origin="motif", names=("p0", "p1", "p2"),
+                   params=((1.0, -0.5, 2.0),), train=s, val=s, test=s, recommended=True)
+    write_json_atomic(path / "config.json", {"symbols": ["N"], "scales": {"N": 1e8}})
+    write_json_atomic(path / "summary.json", {"evaluations": 100, "elapsed": 5.0})
+    write_json_atomic(path / "final.json", {"laws": [law.to_json()]})
+    write_json_atomic(path / "bench.json", {"ok": True, "seconds": 6.0, "evaluations": 100})
+
+
+def test_failed_run_counts_minus_one_and_r2_is_clipped(tmp_path):
+    task = FakeTask("parallel_scaling_law")
+    for seed, r2 in enumerate([0.9, None, 0.8, 0.7, 0.6]):
+        fake_run(tmp_path, task.name, seed, r2, error="RuntimeError: boom")
+    other = FakeTask("easy_question_scaling_law")
+    fake_run(tmp_path, other.name, 0, -939.8)
+    fake_run(tmp_path, other.name, 1, 0.5)
+    config = BenchConfig(tasks=(task, other), out=tmp_path, seeds=5, budget=8, jobs=1, human=False)
+    ref = load_reference()
+    rows = collect(config, ref)
+    assert rows[0].r2_mean == pytest.approx(0.4)
+    assert rows[0].r2_best == pytest.approx(0.9) and rows[0].runs_ok == 4
+    assert rows[0].runs[1].status == "failed" and "boom" in rows[0].runs[1].error
+    assert rows[1].r2_mean == pytest.approx((-1 + 0.5 - 3) / 5)  # clipped at -1, 3 missing runs count -1
+    write_results(config, rows, ref)
+    md = (tmp_path / "results.md").read_text()
+    assert "parallel_scaling_law seed 1: failed: RuntimeError: boom" in md
+    assert "`p0*(1.0e-8*N)**p1 + p2`" in md  # the law in raw units
+
+
+def test_reference_rows_match_the_paper():
+    ref = load_reference()
+    assert len(ref.tasks) == 8 and "Table 3" in ref.source
+    assert ref.value("human", "moe_scaling_law") == 0.703
+    assert ref.value("sldagent_gpt5", "lr_bsz_scaling_law") == 0.604
+    assert ref.value("sldagent_best", "moe_scaling_law") == 0.846
+    for key, mean in (("human", 0.517), ("sldagent_gpt5", 0.748)):
+        assert sum(ref.value(key, t) for t in ref.tasks) / 8 == pytest.approx(mean, abs=6e-4)
+
+
+def discover(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "discover.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_tiny_bench_writes_tables_and_resumes(tmp_path, sldbench_dir):
+    out = tmp_path / "bench"
+    args = ("bench", "--tasks", "parallel,sft", "--seeds", "1", "--budget", "8", "--jobs", "2", "--out", str(out),
+            "--data-dir", str(sldbench_dir), "--quiet")
+    first = discover(*args)
+    assert first.returncode == 0, first.stderr
+    with open(out / "results.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [r["task"] for r in table] == ["parallel_scaling_law", "sft_scaling_law"]
+    assert tuple(table[0]) == CSV_COLUMNS
+    for r in table:
+        assert r["runs"] == "1" and r["runs_ok"] == "1"
+        assert -1.0 <= float(r["r2_mean"]) <= 1.0 and r["formula"]
+        assert float(r["human_published_r2"]) == pytest.approx(float(r["ref_human"]), abs=6e-4)
+        assert r["human_refit_r2"] and float(r["candidates"]) > 0
+    data = json.loads((out / "results.json").read_text())
+    assert [t["task"] for t in data["tasks"]] == ["parallel_scaling_law", "sft_scaling_law"]
+    md = (out / "results.md").read_text()
+    for needle in ("| system | parallel | sft | mean |", "SLDAgent + GPT-5 (paper)", "discover, mean of seeds",
+                   "human law, refitted by discover", "## Per task"):
+        assert needle in md
+    done = [run_dir(out, t, 0) / name for t in ("parallel_scaling_law", "sft_scaling_law")
+            for name in ("final.json", "candidates.jsonl")]
+    stamps = [p.stat().st_mtime_ns for p in done]
+    second = discover(*args, timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert [p.stat().st_mtime_ns for p in done] == stamps
+    assert json.loads((out / "results.json").read_text())["tasks"] == data["tasks"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (("bench", "--tasks", "no_such_task"), "no_such_task"),
+    (("bench", "--tasks", "parallel", "--seeds", "0"), "--seeds"),
+    (("baseline", "--task", "no_such_task"), "no_such_task"),
+    (("baseline", "--task", "parallel", "--params", "/nonexistent/params.json"), "no such file"),
+])
+def test_cli_errors_are_one_line_with_exit_2(args, message, sldbench_dir):
+    r = discover(*args, "--data-dir", str(sldbench_dir), timeout=60)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+
+
+def test_baseline_command_shows_published_and_refitted(sldbench_dir):
+    name = "vocab_scaling_law"
+    r = discover("baseline", "--task", "vocab", "--params", str(sldbench_dir / name / "human_law.json"),
+                 "--data-dir", str(sldbench_dir), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "0.9664" in r.stdout and "reproduces" in r.stdout and "(b) differs from (a)" in r.stdout
