@@ -39,7 +39,7 @@ class FitConfig:
     time_limit: float = 10.0  # seconds per fit, all starts and units together
     loss: str = "linear"  # or a robust loss of least_squares: "soft_l1", "huber", "cauchy"
     seed: int = 0
-    patience: int = 3  # stop early after this many starts that improve no unit
+    patience: int = 3  # method "scipy": stop after this many starts that improve no unit
     method: str = "lm"  # "lm": batched Levenberg-Marquardt; "scipy": scipy.optimize.least_squares per start
 
 
@@ -116,13 +116,12 @@ class _Problem:
     """The stacked least-squares problem over all units, with per-unit best tracking."""
 
     def __init__(self, s: Structure, X: dict[str, np.ndarray], y: np.ndarray, unit: np.ndarray, n_units: int,
-                 deadline: float):
+                 deadline: float, spread: float):
         self.s, self.X, self.y, self.unit, self.U = s, X, y, unit, n_units
         self.n = len(y)
         self.m = len(s.nonlinear)
         self.L = len(s.linear)
         self.deadline = deadline
-        spread = float(np.std(y)) or 1.0
         self.penalty = PENALTY * spread
         self.f_scale = 0.01 * spread  # residual size where robust losses start to discount
         # padded layout for the per-unit linear solves: row i sits at (unit[i], slot[i])
@@ -316,42 +315,77 @@ def fit(structure: Structure, X: dict[str, np.ndarray], y: np.ndarray, unit: np.
     if (counts[counts > 0] < k).any():
         u = int(np.flatnonzero((counts > 0) & (counts < k))[0])
         return _failed(names, n_units, t0, f"fewer rows ({counts[u]}) than parameters ({k}) in a group")
-    prob = _Problem(structure, X, y, unit, n_units, deadline=t0 + config.time_limit)
+    deadline = t0 + config.time_limit
+    spread = float(np.std(y)) or 1.0
+    m = len(structure.nonlinear)
     timed_out = False
-    try:
-        if prob.m == 0:
-            prob.evaluate(np.zeros((n_units, 0)))
+    if m == 0:
+        best = _Problem(structure, X, y, unit, n_units, deadline, spread)
+        try:
+            best.evaluate(np.zeros((n_units, 0)))
+        except _Deadline:
+            timed_out = True
+        sse, theta, c, nfev = best.best_sse, best.best_theta, best.best_c, best.nfev
+    else:
+        key = hashlib.sha256(f"{config.seed}:{structure.expr}".encode()).digest()
+        rng = np.random.default_rng(int.from_bytes(key[:8], "little"))
+        starts = [np.tile(x0, (n_units, 1)) for x0 in start_points(m, config.starts, rng)]
+        if init is not None and np.isfinite(init).all():
+            cols = [names.index(n) for n in structure.nonlinear]
+            starts.insert(0, np.asarray(init, dtype=float)[:, cols])
+        if config.method == "scipy":
+            sse, theta, c, nfev, timed_out = _scipy_starts(structure, X, y, unit, n_units, deadline, spread, starts,
+                                                           config)
         else:
-            key = hashlib.sha256(f"{config.seed}:{structure.expr}".encode()).digest()
-            rng = np.random.default_rng(int.from_bytes(key[:8], "little"))
-            stale = 0
-            starts = [np.tile(x0, (n_units, 1)) for x0 in start_points(prob.m, config.starts, rng)]
-            if init is not None and np.isfinite(init).all():
-                cols = [names.index(n) for n in structure.nonlinear]
-                starts.insert(0, np.asarray(init, dtype=float)[:, cols])
-            for theta0 in starts:
-                before = prob.best_sse.copy()
-                if config.method == "scipy":
-                    prob.scipy_least_squares(theta0, config.max_nfev, config.loss)
-                else:
-                    prob.levenberg_marquardt(theta0, config.max_nfev, config.loss)
-                gained = prob.best_sse.sum() < before.sum() * (1 - 1e-4)
-                stale = 0 if gained else stale + 1
-                if stale >= config.patience:
-                    break
-    except _Deadline:
-        timed_out = True
+            sse, theta, c, nfev, timed_out = _stacked_starts(structure, X, y, unit, n_units, deadline, spread, starts,
+                                                             config)
     seconds = time.monotonic() - t0
-    if not np.isfinite(prob.best_sse).all() or (prob.best_sse >= prob.penalty**2).any():
+    if not np.isfinite(sse).all() or (sse >= (PENALTY * spread) ** 2).any():
         reason = "time limit reached before any finite fit" if timed_out else "no start gave a finite fit"
         return _failed(names, n_units, t0, reason, timed_out=timed_out)
     params = np.zeros((n_units, k))
     for j, name in enumerate(structure.nonlinear):
-        params[:, names.index(name)] = prob.best_theta[:, j]
+        params[:, names.index(name)] = theta[:, j]
     for j, name in enumerate(structure.linear):
-        params[:, names.index(name)] = prob.best_c[:, j]
-    return FitResult(ok=True, reason="", names=names, params=params, sse=prob.best_sse.copy(), seconds=seconds,
-                     nfev=prob.nfev, timed_out=timed_out)
+        params[:, names.index(name)] = c[:, j]
+    return FitResult(ok=True, reason="", names=names, params=params, sse=sse.copy(), seconds=seconds, nfev=nfev,
+                     timed_out=timed_out)
+
+
+def _stacked_starts(structure, X, y, unit, n_units, deadline, spread, starts, config):
+    """All starts at once: start ``s`` of unit ``u`` is unit ``s*U + u`` of one stacked problem, so each
+    residual evaluation advances every start (the per-call overhead, not the row count, dominates)."""
+    S = len(starts)
+    big_unit = (np.arange(S)[:, None] * n_units + unit[None, :]).ravel()
+    big = _Problem(structure, {k: np.tile(v, S) for k, v in X.items()}, np.tile(y, S), big_unit, S * n_units,
+                   deadline, spread)
+    timed_out = False
+    try:
+        big.levenberg_marquardt(np.concatenate(starts), config.max_nfev, config.loss)
+    except _Deadline:
+        timed_out = True
+    sse = big.best_sse.reshape(S, n_units)
+    pick = np.argmin(np.where(np.isfinite(sse), sse, np.inf), axis=0)
+    cols = np.arange(n_units)
+    theta = big.best_theta.reshape(S, n_units, -1)[pick, cols]
+    c = big.best_c.reshape(S, n_units, -1)[pick, cols]
+    return sse[pick, cols], theta, c, big.nfev, timed_out
+
+
+def _scipy_starts(structure, X, y, unit, n_units, deadline, spread, starts, config):
+    """One start after the other through scipy.optimize.least_squares, stopping when starts stop helping."""
+    prob = _Problem(structure, X, y, unit, n_units, deadline, spread)
+    stale, timed_out = 0, False
+    try:
+        for theta0 in starts:
+            before = prob.best_sse.copy()
+            prob.scipy_least_squares(theta0, config.max_nfev, config.loss)
+            stale = 0 if prob.best_sse.sum() < before.sum() * (1 - 1e-4) else stale + 1
+            if stale >= config.patience:
+                break
+    except _Deadline:
+        timed_out = True
+    return prob.best_sse, prob.best_theta, prob.best_c, prob.nfev, timed_out
 
 
 def _failed(names, n_units, t0, reason, timed_out=False) -> FitResult:
