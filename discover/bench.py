@@ -267,9 +267,11 @@ class Job:
 
 def plan(config: BenchConfig, command: str = "") -> tuple[list[Job], list[str]]:
     """The jobs still to do, and the keys of those already done (resume)."""
+    from discover.baselines import human_law_path
+
     jobs, done = [], []
     for task in config.tasks:
-        if config.human:
+        if config.human and human_law_path(task) is not None:
             key = f"{task.name} human law"
             if (_read_json(human_file(config.out, task.name)) or {}).get("ok"):
                 done.append(key)
@@ -388,7 +390,8 @@ def read_run(out: Path, task: str, seed: int) -> RunRow:
 def collect(config: BenchConfig, reference: Reference) -> list[TaskRow]:
     """Per task: the paper's rule over seeds, the best run, the human law and the references."""
     out = []
-    for task in config.tasks:
+    order = {name: i for i, name in enumerate(reference.tasks)}  # the paper's column order first
+    for task in sorted(config.tasks, key=lambda t: (order.get(t.name, len(order)), t.name)):
         runs = tuple(read_run(config.out, task.name, s) for s in range(config.seeds))
         r2s = [r.r2 if r.status == "ok" else None for r in runs]
         ok = [r for r in runs if r.status == "ok"]
@@ -607,7 +610,8 @@ class BenchDisplay:
             self.progress.remove_task(row)
         self.progress.advance(self.total)
         if not ok:
-            self.progress.console.print(f"[red]failed:[/red] {key} (recorded; it counts −1)", highlight=False)
+            counts = "" if key.endswith("human law") else "; it counts −1"
+            self.progress.console.print(f"[red]failed:[/red] {key} (recorded{counts})", highlight=False)
 
     def stop(self) -> None:
         self.progress.stop()
