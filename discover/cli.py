@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from discover.errors import UserError
+from discover.llm.options import llm_options
 
 console = Console(stderr=True, soft_wrap=True)  # messages and progress: one line each, never wrapped
 out = Console(width=None if sys.stdout.isatty() else 200)  # tables: full width when piped to a file
@@ -91,8 +92,9 @@ def tasks(data_dir: str | None) -> None:
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this folder.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@llm_options
 def run(task_name, csv_path, inputs, target, group, holdout, validation, max_params, budget, max_evals, seed, out,
-        resume, data_dir, quiet) -> None:
+        resume, data_dir, quiet, **llm_opts) -> None:
     """Search for a law on one task, then print the frontier with validation and test R².
 
     \b
@@ -104,6 +106,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     import dataclasses
 
     from discover.data import load_dataset
+    from discover.llm.options import setup_llm
     from discover.runner import default_out, resume_run, start_run
     from discover.search.loop import SearchConfig
     from discover.tasks import csv_task, find_task
@@ -112,7 +115,9 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     if budget <= 0:
         raise UserError("--budget must be positive")
     if resume:
-        result = resume_run(resume, data_dir, budget=budget, on_progress=progress)
+        llm = setup_llm(llm_opts, resume, console.print)
+        result = resume_run(resume, data_dir, budget=budget, on_progress=progress,
+                            proposers=[llm.proposer] if llm else [])
         _print_result(result)
         return
     task = _task_from_options(task_name, csv_path, inputs, target, group, holdout, validation, max_params,
@@ -122,10 +127,15 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     if max_params is not None:
         config = dataclasses.replace(config, max_params=max_params)
     path = Path(out) if out else default_out(task, seed)
+    llm = setup_llm(llm_opts, path, console.print, task, config.max_params)
+    if llm:
+        config = dataclasses.replace(config, external_ratio=llm.ratio)
     console.print(f"[bold]{task.name}[/bold]: {len(ds.train)} train rows, {len(ds.test)} test rows, "
-                  f"{len(ds.groups)} group(s); budget {budget:g}s, seed {seed}; GP-only search (no LLM configured)")
+                  f"{len(ds.groups)} group(s); budget {budget:g}s, seed {seed}; "
+                  f"{llm.description if llm else 'GP-only search (no LLM configured)'}", highlight=False)
     console.print(f"run folder: {path}")
-    result = start_run(task, ds, path, config, on_progress=progress, command=shlex.join(["discover", *sys.argv[1:]]))
+    result = start_run(task, ds, path, config, on_progress=progress, command=shlex.join(["discover", *sys.argv[1:]]),
+                       proposers=[llm.proposer] if llm else [])
     _print_result(result)
 
 
