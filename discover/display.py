@@ -69,6 +69,11 @@ def print_run(path: str | Path, out: Console) -> None:
     if summary:
         out.print(f"{summary.get('evaluations', len(records))} candidates ({summary.get('failed', 0)} rejected) in "
                   f"{summary.get('elapsed', 0):.0f}s; origins: {summary.get('origins', {})}", highlight=False)
+    if summary.get("llm"):
+        from discover.llm.stats import describe
+
+        for line in describe(summary["llm"], summary["llm"].get("frontier_laws")):
+            out.print(line, highlight=False)
     out.print(f"run folder: {store.path}", highlight=False)
 
 

@@ -139,4 +139,14 @@ def summary(archive: Archive, search: Search, laws: list[FinalLaw]) -> dict:
         "origins": dict(Counter(r.origin.split(":")[0] for r in archive.records)),
         "frontier_origins": dict(Counter(r.origin.split(":")[0] for r in archive.frontier())),
         "recommended": rec.to_json() if rec else None,
+        **proposer_stats(search, archive),
     }
+
+
+def proposer_stats(search: Search, archive: Archive) -> dict:
+    """Counters of proposers that keep them (``stats()``), e.g. the LLM's tokens, calls and rejections."""
+    out = {}
+    for p in search.proposers:
+        if callable(getattr(p, "stats", None)):
+            out[p.name] = {**p.stats(), "frontier_laws": sum(1 for r in archive.frontier() if r.origin == p.name)}
+    return out

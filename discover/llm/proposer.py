@@ -93,7 +93,7 @@ class LLMProposer:
         self.ticket_of: dict[int, int] = {}  # recorded ticket -> this run's
         self.symbols: tuple[str, ...] = ()
         self.schedule = _schedule(replay.events()) if replay is not None else {}
-        self.store.write_settings(self.describe_settings())
+        self.started = False
 
     # --- the Proposer protocol -----------------------------------------------------------------
     def propose(self, view: SearchView, n: int) -> list[Candidate]:
