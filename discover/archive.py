@@ -49,15 +49,15 @@ def pareto_front(records: Iterable[Evaluation]) -> list[Evaluation]:
     return front
 
 
-def recommend(front: list[Evaluation], rel_tol: float = 0.05, abs_tol: float = 1e-6) -> Evaluation | None:
-    """The law to report: the simplest frontier law whose validation NMSE is within
-    ``rel_tol`` (relative) of the best one (plus a negligible ``abs_tol``).
-
-    A one-standard-error-style rule: validation is a single held-out slice, so differences
-    smaller than this are not evidence that the more complex law extrapolates better.
+def recommend(front: list[Evaluation]) -> Evaluation | None:
+    """The law to report, by the one-standard-error rule: the simplest frontier law whose
+    validation NMSE is within one standard error of the best law's (the standard error of
+    its NMSE over the validation rows). Validation is one held-out slice; smaller
+    differences are not evidence that the more complex law extrapolates better.
     """
     if not front:
         return None
-    best = min(r.val_nmse for r in front)
-    limit = best * (1 + rel_tol) + abs_tol
+    best = min(front, key=lambda r: (r.val_nmse, r.complexity))
+    se = best.val.nmse_se if math.isfinite(best.val.nmse_se) else 0.0
+    limit = best.val_nmse + se
     return min((r for r in front if r.val_nmse <= limit), key=lambda r: (r.complexity, r.val_nmse))

@@ -115,4 +115,25 @@ def evaluate(candidate: Candidate, problem: Problem, config: FitConfig, id: int,
     val_s = score_rows(structure, result.params, problem.val)
     if not np.isfinite(val_s.nmse):
         return record(False, "prediction not finite on validation rows", result.names, result.params, fit_s, val_s)
+    problem_note = extrapolation_problem(structure, result.params, problem)
+    if problem_note:
+        return record(False, problem_note, result.names, result.params, fit_s, val_s)
     return record(True, "", result.names, result.params, fit_s, val_s)
+
+
+EXTRAPOLATION_MARGIN = 5.0  # in units of the training target's range
+
+
+def extrapolation_problem(structure, params: np.ndarray, problem: Problem) -> str:
+    """Why the law cannot be trusted further out along the holdout axes ('' if it can)."""
+    probe = problem.probe
+    if probe is None:
+        return ""
+    pred = predict(structure, params, probe.X, probe.unit)
+    if not np.all(np.isfinite(pred)):
+        return "not finite when extrapolated further along the holdout inputs"
+    y = problem.train.y
+    lo, hi, span = y.min(), y.max(), y.max() - y.min()
+    if pred.min() < lo - EXTRAPOLATION_MARGIN * span or pred.max() > hi + EXTRAPOLATION_MARGIN * span:
+        return "diverges when extrapolated further along the holdout inputs"
+    return ""

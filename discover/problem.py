@@ -48,6 +48,7 @@ class Problem:
     fit: Rows  # train minus validation: parameters are fitted here during search
     val: Rows  # validation, the held-out largest-scale training rows: selection uses these
     train: Rows  # all train: final refit
+    probe: Rows | None = None  # validation rows pushed further out along the holdout rule's inputs
 
     @property
     def n_units(self) -> int:
@@ -81,18 +82,39 @@ def rows(split: Split, n_groups: int, scales: dict[str, float] | None = None) ->
 
 def make_problem(ds: Dataset, seed: int = 0) -> Problem:
     """Carve validation from train by the task's validation rule; the test split is not used."""
-    from discover.holdout import holdout_mask
+    from discover.holdout import holdout_mask, parse_rule
 
     symbols = ds.task.symbols
     mask = holdout_mask(ds.task.validation, ds.train, symbols, seed=seed)
     scales = input_scales(ds.train)
     G = len(ds.groups)
+    val = rows(ds.train.take(mask), G, scales)
+    train = rows(ds.train, G, scales)
+    axes = sorted({s.name for c in parse_rule(ds.task.validation, symbols) if c.expr is not None
+                   for s in c.expr.free_symbols})
     return Problem(
         symbols=tuple(symbols),
         targets=tuple(ds.task.targets),
         groups=tuple(ds.groups),
         scales=scales,
         fit=rows(ds.train.take(~mask), G, scales),
-        val=rows(ds.train.take(mask), G, scales),
-        train=rows(ds.train, G, scales),
+        val=val,
+        train=train,
+        probe=extrapolation_probe(val, train, axes),
     )
+
+
+PROBE_FACTOR = 4.0
+
+
+def extrapolation_probe(val: Rows, train: Rows, axes: list[str]) -> Rows | None:
+    """The validation rows moved further out along ``axes``, the inputs the holdout rule
+    extrapolates in: positive inputs ×4, others shifted by their training range. A law meant
+    to extrapolate should stay finite there (there is no truth to score against)."""
+    if not axes or val.n == 0:
+        return None
+    X = dict(val.X)
+    for a in axes:
+        x = train.X[a]
+        X[a] = X[a] * PROBE_FACTOR if np.all(x > 0) else X[a] + (x.max() - x.min())
+    return Rows(X=X, y=val.y, unit=val.unit, n=val.n, n_targets=val.n_targets)

@@ -20,9 +20,10 @@ class Scores:
     r2_raw: float  # unclipped (-1 when predictions are not finite)
     nmse: float
     nmae: float
+    nmse_se: float = float("inf")  # standard error of the NMSE estimate over rows (for 1-SE rules)
 
     def as_dict(self) -> dict[str, float]:
-        return {"r2": self.r2, "r2_raw": self.r2_raw, "nmse": self.nmse, "nmae": self.nmae}
+        return {"r2": self.r2, "r2_raw": self.r2_raw, "nmse": self.nmse, "nmae": self.nmae, "nmse_se": self.nmse_se}
 
 
 FAILED = Scores(r2=R2_FLOOR, r2_raw=R2_FLOOR, nmse=float("inf"), nmae=float("inf"))
@@ -42,12 +43,15 @@ def score(y_true: np.ndarray, y_pred: np.ndarray) -> Scores:
         err = p - t
         var = t.var(axis=0)
         mad = np.abs(t - t.mean(axis=0)).mean(axis=0)
-        nmse = np.mean((err**2).mean(axis=0) / var)
+        per_row = err**2 / var  # (rows, targets): their column means are the per-target NMSEs
+        nmse = np.mean(per_row.mean(axis=0))
         nmae = np.mean(np.abs(err).mean(axis=0) / mad)
+        n = t.shape[0]
+        se = float(np.sqrt(np.sum(per_row.var(axis=0) / n)) / t.shape[1]) if n > 1 else float("inf")
     if not np.isfinite(nmse):
         return FAILED
     r2 = 1.0 - float(nmse)
-    return Scores(r2=clip_r2(r2), r2_raw=r2, nmse=float(nmse), nmae=float(nmae))
+    return Scores(r2=clip_r2(r2), r2_raw=r2, nmse=float(nmse), nmae=float(nmae), nmse_se=se)
 
 
 def clip_r2(r2: float | None) -> float:
