@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from discover.bench import CSV_COLUMNS, BenchConfig, collect, load_reference, run_dir, write_results
+from discover.bench import CSV_COLUMNS, BenchConfig, collect, load_reference, read_run, run_dir, run_job, write_results
 from discover.final import FinalLaw
 from discover.runstore import write_json_atomic
 from discover.score import Scores
@@ -54,6 +54,23 @@ def test_failed_run_counts_minus_one_and_r2_is_clipped(tmp_path):
     md = (tmp_path / "results.md").read_text()
     assert "parallel_scaling_law seed 1: failed: RuntimeError: boom" in md
     assert "`p0*(1.0e-8*N)**p1 + p2`" in md  # the law in raw units
+
+
+def test_an_error_in_a_run_is_recorded_and_counts_minus_one(tmp_path, sldbench_dir, monkeypatch):
+    import discover.runner
+    from discover.tasks import find_task
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("search exploded")
+
+    monkeypatch.setattr(discover.runner, "start_run", broken)
+    task = find_task("parallel")
+    info = run_job(task, 0, 1.0, tmp_path, str(sldbench_dir))
+    assert not info["ok"] and "search exploded" in info["error"]
+    row = read_run(tmp_path, task.name, 0)
+    assert row.status == "failed" and "RuntimeError: search exploded" in row.error
+    rows = collect(BenchConfig(tasks=(task,), out=tmp_path, seeds=2, budget=1, jobs=1, human=False), load_reference())
+    assert rows[0].r2_mean == -1.0 and rows[0].best is None
 
 
 def test_reference_rows_match_the_paper():
