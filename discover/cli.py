@@ -174,6 +174,29 @@ def show(run_dir: str) -> None:
     print_run(run_dir, out)
 
 
+@cli.command()
+@click.argument("path", type=click.Path(file_okay=False))
+@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False),
+              help="File to write (default PATH/report.html, or PATH/report.md with --format md).")
+@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True,
+              help="html: one self-contained file; md: Markdown with PNG plots in <name>_files/ beside it.")
+@click.option("--data-dir", type=click.Path(file_okay=False),
+              help="Folder with the task data, for the fit plots and the human law (else $DISCOVER_DATA or the cache).")
+def report(path: str, out_file: str | None, fmt: str, data_dir: str | None) -> None:
+    """Write a report of a run or bench folder: frontier, laws, fits, search history.
+
+    \b
+    Examples:
+      discover report runs/vocab_scaling_law/20261122-101500-seed0
+      discover report bench-out -o bench.html
+      discover report RUN_DIR --format md -o paper/law.md
+    """
+    from discover.report import write_report
+
+    written = write_report(path, out_file, fmt, data_dir)
+    out.print(str(written), highlight=False, soft_wrap=True)
+
+
 def _print_result(result) -> None:
     from discover.display import print_run
 
