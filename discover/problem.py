@@ -80,8 +80,15 @@ def rows(split: Split, n_groups: int, scales: dict[str, float] | None = None) ->
     return Rows(X=X, y=split.Y.T.reshape(-1).astype(float), unit=unit, n=len(split), n_targets=T)
 
 
-def make_problem(ds: Dataset, seed: int = 0) -> Problem:
-    """Carve validation from train by the task's validation rule; the test split is not used."""
+MAX_FIT_ROWS = 1000
+
+
+def make_problem(ds: Dataset, seed: int = 0, max_fit_rows: int = MAX_FIT_ROWS) -> Problem:
+    """Carve validation from train by the task's validation rule; the test split is not used.
+
+    During search, parameters are fitted on at most ``max_fit_rows`` of the remaining
+    training rows (a seeded random subset, the same share from every group): fitting cost
+    grows with rows, ranking laws hardly does. Validation and the final refit use all rows."""
     from discover.holdout import holdout_mask, parse_rule
 
     symbols = ds.task.symbols
@@ -97,11 +104,24 @@ def make_problem(ds: Dataset, seed: int = 0) -> Problem:
         targets=tuple(ds.task.targets),
         groups=tuple(ds.groups),
         scales=scales,
-        fit=rows(ds.train.take(~mask), G, scales),
+        fit=rows(_subsample(ds.train.take(~mask), max_fit_rows, seed), G, scales),
         val=val,
         train=train,
         probe=extrapolation_probe(val, train, axes),
     )
+
+
+def _subsample(split: Split, cap: int, seed: int) -> Split:
+    if len(split) <= cap:
+        return split
+    rng = np.random.default_rng(seed)
+    keep = np.zeros(len(split), dtype=bool)
+    share = cap / len(split)
+    for g in np.unique(split.group):
+        idx = np.flatnonzero(split.group == g)
+        take = min(len(idx), max(20, int(round(share * len(idx)))))
+        keep[rng.choice(idx, size=take, replace=False)] = True
+    return split.take(keep)
 
 
 PROBE_FACTOR = 4.0
