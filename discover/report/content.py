@@ -36,6 +36,7 @@ from discover.score import Scores
 HUMAN_FIT = FitConfig(starts=16, max_nfev=600, time_limit=20.0, patience=4)  # human law on the fit rows
 MAX_CURVES = 8  # more distinct settings of the other inputs than this in a group: no curves, markers only
 CURVE_POINTS = 60
+DIGITS = 3  # bench table: R² shown and compared at this many decimals (ties are ties)
 
 
 @dataclass(frozen=True)
@@ -731,6 +732,7 @@ def _bench_rows(results: dict, tasks: list[BenchTask]) -> list[BenchRow]:
                ("human law, published parameters", [t.human_published_r2 for t in tasks], None),
                ("human law, refitted by discover", [t.human_refit_r2 for t in tasks], None)]
         raw = [(s, v, _mean(v)) for s, v, _ in raw]
+    raw = [(s, [None if v is None else round(v, DIGITS) for v in vs], m) for s, vs, m in raw]  # compare as shown
     human = next((v for s, v, _ in raw if s.startswith("human law, published")), None)
     human_refit = next((v for s, v, _ in raw if s.startswith("human law, refit")), None)
     best = [max((v[i] for _, v, _ in raw if v[i] is not None), default=None) for i in range(len(names))]

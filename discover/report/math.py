@@ -25,9 +25,11 @@ def to_latex(text: str, symbols: Sequence[str]) -> str:
     return expr_latex(parse(text, list(symbols)), symbols)
 
 
-def expr_latex(expr: sp.Expr, symbols: Sequence[str]) -> str:
+def expr_latex(expr: sp.Expr, symbols: Sequence[str], digits: int = 4) -> str:
+    """LaTeX of an expression; numbers shown to ``digits`` significant digits (display only)."""
     names = {sp.Symbol(s): symbol_latex(s) for s in symbols}
-    return sp.latex(expr, symbol_names=names, ln_notation=False)
+    short = {f: sp.Float(float(f), digits) for f in expr.atoms(sp.Float)}
+    return sp.latex(expr.xreplace(short), symbol_names=names, ln_notation=False)
 
 
 @lru_cache(maxsize=512)

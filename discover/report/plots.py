@@ -1,4 +1,4 @@
-"""The report's plots, drawn with matplotlib (Agg, no pyplot state) from the report content.
+"""The report's plots, drawn with matplotlib (an Agg canvas per figure, no pyplot state) from the report content.
 
 Every function takes content dataclasses and returns a ``Figure``; :func:`to_bytes` turns it
 into SVG (text as paths, so no fonts are needed to view it) or PNG bytes.
@@ -11,15 +11,13 @@ import math
 import re
 
 import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
-
-from discover.report.content import FitData, History, RunReport  # noqa: E402
+from discover.report.content import FitData, History, RunReport
 
 ORIGIN_COLORS = {"motif": "#1f77b4", "gp": "#2ca02c", "llm": "#9467bd", "user": "#8c564b"}
 TRAIN, TEST, PRED, HUMAN, REC = "#4c72b0", "#dd5a2b", "#222222", "#c44e52", "#e6a700"
@@ -34,8 +32,11 @@ def origin_color(origin: str) -> str:
 
 
 def figure(width: float, height: float) -> Figure:
+    """A figure on its own Agg canvas (no pyplot, no global backend switch)."""
     with matplotlib.rc_context(RC):
-        return Figure(figsize=(width, height))
+        fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def to_bytes(fig: Figure, fmt: str = "svg", tight: bool = True) -> bytes:
