@@ -95,9 +95,14 @@ ANY_ND: dict[str, Callable[[_Params, Sequence[sp.Symbol]], sp.Expr]] = {
 NONNEG_ND = {"shifted additive power laws": _shifted_additive}
 
 
+MAX_MOTIFS = 64
+
+
 def motifs(symbols: Sequence[str], positive: dict[str, bool], nonnegative: dict[str, bool],
-           max_params: int) -> list[tuple[str, sp.Expr]]:
-    """All motif instances for these inputs within the parameter cap, as (name, expr)."""
+           max_params: int, most: int = MAX_MOTIFS) -> list[tuple[str, sp.Expr]]:
+    """Motif instances for these inputs within the parameter cap, as (name, expr), most
+    general first: motifs in all inputs, then interactions, then single inputs, then subsets
+    of inputs from the largest down; at most ``most`` of them."""
     xs = [sp.Symbol(s) for s in symbols]
     out: list[tuple[str, sp.Expr]] = []
 
@@ -106,12 +111,7 @@ def motifs(symbols: Sequence[str], positive: dict[str, bool], nonnegative: dict[
         if len(params_of(expr)) <= max_params:
             out.append((name, expr))
 
-    for x in xs:
-        table = {**ANY_1D, **(POSITIVE_1D if positive[x.name] else {})}
-        for name, make in table.items():
-            add(f"{name} in {x.name}", make(_Params(), x))
-    subsets = [list(c) for r in range(2, len(xs) + 1) for c in combinations(xs, r)]
-    for sub in subsets[:40]:
+    def multi(sub: list[sp.Symbol]) -> None:
         label = ", ".join(x.name for x in sub)
         table = dict(ANY_ND)
         if all(positive[x.name] for x in sub):
@@ -120,6 +120,9 @@ def motifs(symbols: Sequence[str], positive: dict[str, bool], nonnegative: dict[
             table.update(NONNEG_ND)
         for name, make in table.items():
             add(f"{name} in {label}", make(_Params(), sub))
+
+    if len(xs) >= 2:
+        multi(xs)
     # products of a power law in one input with a motif in the others: interactions
     if len(xs) >= 2 and all(positive[x.name] for x in xs):
         for x in xs:
@@ -127,4 +130,11 @@ def motifs(symbols: Sequence[str], positive: dict[str, bool], nonnegative: dict[
             p = _Params()
             scaled = p() + (p() + sum(p() * y ** p() for y in rest)) * x ** p()
             add(f"power law in {x.name} scaled by the others", scaled)
-    return out
+    for x in xs:
+        table = {**ANY_1D, **(POSITIVE_1D if positive[x.name] else {})}
+        for name, make in table.items():
+            add(f"{name} in {x.name}", make(_Params(), x))
+    for r in range(len(xs) - 1, 1, -1):
+        for sub in combinations(xs, r):
+            multi(list(sub))
+    return out[:most]
