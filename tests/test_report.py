@@ -289,6 +289,20 @@ def test_an_unfinished_run_shows_its_search_time_frontier(report_run_dir, tmp_pa
     assert "has not finished" in html
 
 
+def test_llm_usage_is_reported_when_an_llm_was_used(report_run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(report_run_dir, run)
+    summary = json.loads((run / "summary.json").read_text())
+    summary["llm"] = {"model": "fake-model", "calls": 3, "failed_calls": 0, "retries": 0, "total_tokens": 4321,
+                      "prompt_tokens": 4000, "completion_tokens": 321, "proposed": 7, "rejected": 2,
+                      "rejection_reasons": {"unknown name: foo": 2}, "frontier_laws": 1}
+    (run / "summary.json").write_text(json.dumps(summary))
+    report = load_run(run, SLDBENCH, human=False)
+    assert any("4,321 tokens" in line for line in report.history.llm_lines)
+    html = write_report(run, tmp_path / "r.html", "html", SLDBENCH).read_text()
+    assert "4,321 tokens" in html and "fake-model" in html and "not used" not in html
+
+
 # --- bench -----------------------------------------------------------------------------------------
 
 

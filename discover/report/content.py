@@ -19,7 +19,7 @@ import math
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,7 @@ class History:
     origins: dict[str, int]
     frontier_origins: dict[str, int]
     llm: dict[str, Any] = field(default_factory=dict)
+    llm_lines: tuple[str, ...] = ()  # LLM calls, tokens, cost, accepted/rejected formulas, as text
 
     @property
     def rate(self) -> float | None:
@@ -414,8 +415,6 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
 
 
 def _relabel(law: LawView, label: str) -> LawView:
-    from dataclasses import replace
-
     return replace(law, label=label)
 
 
@@ -454,7 +453,21 @@ def history(records: list[Evaluation], summary: dict) -> History:
         evaluations=int(summary.get("evaluations", len(ordered))),
         failed=int(summary.get("failed", sum(not r.ok for r in ordered))), generations=summary.get("generations"),
         elapsed=summary.get("elapsed"), origins=dict(origins), frontier_origins=dict(front_origins), llm=dict(llm),
+        llm_lines=llm_lines(llm),
     )
+
+
+def llm_lines(stats: dict) -> tuple[str, ...]:
+    """What the LLM cost and gave, in the words ``discover show`` uses (generic key: value as a fallback)."""
+    if not stats:
+        return ()
+    try:
+        from discover.llm.stats import describe
+
+        return tuple(line.strip() for line in describe(stats, stats.get("frontier_laws")))
+    except Exception:  # noqa: BLE001 - an older or newer stats layout: show it plainly
+        return tuple(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(stats.items())
+                     if isinstance(v, (str, int, float, bool)))
 
 
 # --- the recommended law against the data ----------------------------------------------------------
@@ -598,8 +611,7 @@ def _score_human(law, task, ds, seed: int, need_test: bool) -> tuple[Scores | No
     from discover.baselines import load_published, published_params, refit, score_params
     from discover.evaluate import score_rows
     from discover.fit import analyse, fit
-    from discover.holdout import holdout_mask
-    from discover.problem import rows
+    from discover.problem import make_problem
 
     G, T = len(ds.groups), len(task.targets)
     init = None
@@ -609,8 +621,12 @@ def _score_human(law, task, ds, seed: int, need_test: bool) -> tuple[Scores | No
     elif law.constants:
         init = np.tile(np.array(law.constants), (G * T, 1))
     structure = analyse(law.expr)
-    mask = holdout_mask(task.validation, ds.train, task.symbols, seed=seed)
-    fit_rows, val_rows = rows(ds.train.take(~mask), G), rows(ds.train.take(mask), G)
+    problem = make_problem(ds, seed=seed)  # the search's own fit and validation rows, back in raw units
+
+    def raw(r):
+        return replace(r, X={s: v * problem.scales.get(s, 1.0) for s, v in r.X.items()})
+
+    fit_rows, val_rows = raw(problem.fit), raw(problem.val)
     if law.refit:
         result = fit(structure, fit_rows.X, fit_rows.y, fit_rows.unit, G * T, HUMAN_FIT, init)
         val = score_rows(structure, result.params, val_rows) if result.ok else None

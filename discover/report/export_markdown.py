@@ -118,8 +118,8 @@ def run_markdown(run: RunReport, files: Path, rel: str, level: int = 1, prefix: 
                         sorted(hi.origins.items()))
     out += [f"{hi.evaluations} candidates ({hi.failed} rejected) in {_num(hi.elapsed, 1)} s, {rate} per second; "
             f"by proposer: {origins}.", ""]
-    if hi.llm:
-        out += ["LLM: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(hi.llm.items())) + ".", ""]
+    if hi.llm_lines:
+        out += [f"- {line}" for line in hi.llm_lines] + [""]
     out += [f"{hh} Run metadata", ""]
     out += _table(["", ""], [[k, f"`{v}`" if k.startswith("sha256") or k == "command" else v]
                              for k, v in m.items()])

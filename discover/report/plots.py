@@ -225,7 +225,9 @@ def residual_plot(data: FitData) -> Figure:
         if data.log_x:
             ax.set_xscale("log")
         obs = data.observed
-        relative = bool(np.all(np.abs(obs) > 1e-12))
+        mag = np.abs(obs)
+        same_sign = bool(np.all(obs > 0) or np.all(obs < 0))
+        relative = same_sign and len(obs) > 0 and float(mag.min()) > 0.2 * float(mag.max())
         res = (data.predicted - obs) / (np.abs(obs) if relative else 1.0)
         if relative:
             res = res * 100
