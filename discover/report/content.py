@@ -353,6 +353,10 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
 
     if finished:
         final_laws = [FinalLaw.from_json(d) for d in final["laws"]]
+        chosen, now = next((law.id for law in final_laws if law.recommended), None), recommend(front)
+        if now is not None and chosen is not None and now.id != chosen:
+            notes.append(f"the run recommended candidate #{chosen}; today's rule would recommend #{now.id}: the "
+                         "rule changed since the run (the report shows the run's choice and describes today's rule)")
         laws = [view(law, law.recommended, True) for law in final_laws]
         reported = {law.id for law in final_laws}
         others = [view(r, False, False) for r in front if r.id not in reported]

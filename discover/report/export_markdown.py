@@ -163,6 +163,13 @@ def bench_markdown(bench: BenchReport, files: Path, rel: str) -> list[str]:
             cells.append(text)
         rows.append([row.system, *cells, _num(row.mean, 3)])
     out += _table(header, rows, right=set(range(1, len(header))))
+    per_task = [[f"[{t.task}](#{_slug(t.task)})", f"{t.runs_ok}/{t.runs}", _num(t.r2_mean), _num(t.r2_best),
+                 ", ".join(f"{s}: {_num(r2, 3) if status == 'ok' else status}" for s, status, r2 in t.seeds),
+                 _num(t.human_published_r2), _num(t.human_refit_r2), f"`{t.formula}`" if t.formula else "—"]
+                for t in bench.tasks]
+    out += ["### Per task", ""]
+    out += _table(["task", "runs ok", "mean R²", "best R²", "seeds (test R²)", "human, published", "human, refitted",
+                   "best law (raw units)"], per_task, right={1, 2, 3, 5, 6})
     for run in bench.runs:
         out += run_markdown(run, files, rel, level=2, prefix=f"{_slug(run.meta.task)}-")
     return out
