@@ -87,6 +87,7 @@ class ChatClient:
 
         self.key_set = bool(api_key or os.environ.get("OPENAI_API_KEY"))
         self.retry = retry
+        self._jitter = random.Random()  # never the global generator: the GP draws from it, and must stay seeded
         self._client = OpenAI(api_key=api_key or os.environ.get("OPENAI_API_KEY") or "no-key",
                               base_url=base_url or os.environ.get("OPENAI_BASE_URL") or None,
                               timeout=timeout, max_retries=0)
@@ -124,7 +125,7 @@ class ChatClient:
             if attempt > self.retry.max_retries:
                 return Outcome(status=status_seen, body=None, error=error, attempts=attempt,
                                seconds=time.monotonic() - t0)
-            delay = self.retry.backoff * 2 ** (attempt - 1) * (1 + 0.25 * random.random())
+            delay = self.retry.backoff * 2 ** (attempt - 1) * (1 + 0.25 * self._jitter.random())
             time.sleep(min(self.retry.max_wait, wait if wait is not None else delay))
 
     def _fatal(self, exc) -> str:
