@@ -1,0 +1,51 @@
+"""The search's view of a dataset: splits, units, scales, and what it never sees."""
+
+import numpy as np
+
+from discover.data import load_dataset
+from discover.problem import make_problem
+from discover.tasks import find_task
+
+
+def test_validation_is_carved_from_train_and_test_is_absent(sldbench_dir):
+    ds = load_dataset(find_task("vocab"), sldbench_dir)
+    p = make_problem(ds)
+    assert p.fit.n + p.val.n == len(ds.train) == p.train.n
+    # validation holds the largest vocabulary of train, fitting never sees it
+    v = "vocab_size"
+    assert p.val.X[v].min() * p.scales[v] == ds.train.X[v].max()
+    assert p.fit.X[v].max() < p.val.X[v].min()
+    assert not hasattr(p, "test")
+
+
+def test_units_are_group_by_target(sldbench_dir):
+    ds = load_dataset(find_task("domain_mixture"), sldbench_dir)
+    p = make_problem(ds)
+    assert p.n_units == 4 * 5
+    assert set(np.unique(p.train.unit)) == set(range(20))
+    np.testing.assert_array_equal(p.train.Y, ds.train.Y)
+
+
+def test_scales_are_powers_of_ten_and_only_reparametrise(sldbench_dir):
+    ds = load_dataset(find_task("lr_bsz"), sldbench_dir)
+    p = make_problem(ds)
+    for s, scale in p.scales.items():
+        assert np.isclose(np.log10(scale), round(np.log10(scale)))
+        np.testing.assert_allclose(p.train.X[s] * scale, ds.train.X[s])
+
+
+def test_search_fits_on_a_capped_subsample_but_validates_on_all(sldbench_dir):
+    ds = load_dataset(find_task("lr_bsz"), sldbench_dir)
+    p = make_problem(ds, max_fit_rows=500)
+    assert 450 <= p.fit.n <= 550
+    assert p.val.n == 264
+    assert make_problem(ds, max_fit_rows=500).fit.X["lr"].tolist() == p.fit.X["lr"].tolist()
+
+
+def test_extrapolation_probe_pushes_the_holdout_axis_only(sldbench_dir):
+    ds = load_dataset(find_task("vocab"), sldbench_dir)
+    p = make_problem(ds)
+    np.testing.assert_allclose(p.probe.X["vocab_size"], 4 * p.val.X["vocab_size"])
+    np.testing.assert_allclose(p.probe.X["num_characters"], p.val.X["num_characters"])
+    mix = make_problem(load_dataset(find_task("domain_mixture"), sldbench_dir))
+    assert mix.probe is None  # a random holdout names no axis to extrapolate along
