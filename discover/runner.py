@@ -121,8 +121,9 @@ def final_laws(archive: Archive, search: Search, ds: Dataset) -> list[FinalLaw]:
     chosen = front[-FRONTIER_REPORTED:]
     if rec is not None and rec not in chosen:
         chosen = [rec] + chosen
-    fit_cfg = dataclasses.replace(search.config.fit, starts=max(16, search.config.fit.starts),
-                                  time_limit=max(30.0, search.config.fit.time_limit))
+    # warm-started from the search's fit, so a few more starts and a bounded time suffice
+    fit_cfg = dataclasses.replace(search.config.fit, starts=max(12, search.config.fit.starts),
+                                  time_limit=max(15.0, search.config.fit.time_limit))
     return finalize(chosen, rec.id if rec else None, search.problem, ds, fit_cfg)
 
 
