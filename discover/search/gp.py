@@ -244,10 +244,10 @@ def add_term(parents: Sequence[sp.Expr], ctx: Context) -> sp.Expr | None:
     """Add a scaled term in one input: a power law where the input is positive, else linear."""
     x = sp.Symbol(ctx.rng.choice(ctx.symbols))
     a, b = sp.Symbol("p998"), sp.Symbol("p999")
-    if ctx.positive[x.name]:
-        term = ctx.rng.choice([a * x**b, a * sp.log(x), a * sp.log(x) ** 2])
+    if ctx.positive[x.name]:  # power law, log, or a bowl in log(x) with its optimum at -b
+        term = ctx.rng.choice([a * x**b, a * sp.log(x), a * (sp.log(x) + b) ** 2])
     else:
-        term = ctx.rng.choice([a * x, a * x**2, a * sp.exp(b * x)])
+        term = ctx.rng.choice([a * x, a * (x + b) ** 2, a * sp.exp(b * x)])
     return collapse_constants(parents[0] + term)
 
 

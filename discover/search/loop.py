@@ -98,6 +98,7 @@ class Search:
         self.nonnegative = nonnegative or {s: bool(np.all(X[s] >= 0)) for s in problem.symbols}
         self.toolbox = make_toolbox(problem.symbols, self.positive)
         self.archive = Archive()
+        self._exprs: dict[int, sp.Expr] = {}  # parsed laws by record id
         self.islands: list[list[Evaluation]] = [[] for _ in range(config.islands)]
         self.generation = 0
         self.elapsed_before = 0.0
@@ -233,7 +234,10 @@ class Search:
         return Candidate(expr=child, origin=f"gp:{op}", parents=tuple(p.id for p in parents))
 
     def _expr(self, r: Evaluation) -> sp.Expr:
-        return parse(r.text, self.problem.symbols)
+        expr = self._exprs.get(r.id)
+        if expr is None:
+            expr = self._exprs[r.id] = parse(r.text, self.problem.symbols)
+        return expr
 
     def _migrate(self) -> None:
         n = len(self.islands)
