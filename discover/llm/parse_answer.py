@@ -28,7 +28,7 @@ _THINK = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)(```|$)", re.S)
 _MARK = re.compile(r"^\W*(?:LAW|FORMULA)\s*\d*\s*[:=]\s*(.*)$", re.I)
 _BULLET = re.compile(r"^\s*(?:[-*•>]+|\d+[.)]|\(\d+\))\s+")
-_LABEL = re.compile(r"^[A-Za-z][\w ()#.-]{0,40}:\s+")  # "Formula 2: ...", "Candidate (a): ..."
+_LABEL = re.compile(r"^(?!lambda\b)[A-Za-z][\w ()#.-]{0,40}:\s+")  # "Formula 2: ...", "Candidate (a): ..."
 _TRAIL = re.compile(r"\s*(?:,|;|\s)\s*(?:where|with|for|here|and|\(where)\b.*$", re.I)
 _LATEX_DELIMS = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$")
 _OPERATOR = re.compile(r"[-+*/^]|\b(?:log|exp|sqrt)\s*\(")
