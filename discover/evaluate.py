@@ -121,7 +121,7 @@ def evaluate(candidate: Candidate, problem: Problem, config: FitConfig, id: int,
     return record(True, "", result.names, result.params, fit_s, val_s)
 
 
-EXTRAPOLATION_MARGIN = 5.0  # in units of the training target's range
+EXTRAPOLATION_MARGIN = 1.0  # in units of the training target's range
 
 
 def extrapolation_problem(structure, params: np.ndarray, problem: Problem) -> str:
