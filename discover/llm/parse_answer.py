@@ -117,6 +117,7 @@ def clean(line: str) -> str:
     text = re.sub(r"^\*\*([^*]{1,40})\*\*", r"\1", text)  # a markdown bold label: "**Law 1**: ..."
     text = _LATEX_DELIMS.sub("", text)
     text = text.replace("\\cdot", "*").replace("\\times", "*").replace("{", "(").replace("}", ")")
+    text = text.replace("–", "-").replace("—", "-")  # dashes models use for minus
     m = _LABEL.match(text)
     if m and not _has_formula_chars(m.group(0)):
         text = text[m.end():]
