@@ -41,7 +41,7 @@ def rejected(answer: str, max_params: int = 8) -> list[tuple[str, str]]:
     ("1. **Law 1**: $p0 + p1 \\cdot num_params^{-p2}$", "p0 + p1/num_params**p2"),
     ("- `p0 + p1*num_params^(-p2)`, where p0 is the irreducible loss", "p0 + p1/num_params**p2"),
     ("Formula 3: p0 + p1 × num_params^(−p2)", "p0 + p1/num_params**p2"),
-    ("LAW: p0 – p1*num_params", "p0 - num_params*p1"),  # an en dash for minus
+    ("LAW: p0 – p1*num_params", "-num_params*p1 + p0"),  # an en dash for minus
     ("<think>L = 3 + x</think>\nLAW: p5 + p7*num_params**(-p9)", "p0 + p1/num_params**p2"),  # renumbered
 ])
 def test_noise_around_a_formula_is_tolerated(answer, law):
