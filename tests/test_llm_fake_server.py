@@ -306,3 +306,24 @@ def test_without_llm_the_run_says_gp_only(sldbench_dir, tmp_path):
     assert proc.stderr.count("GP-only search (no LLM configured)") == 1
     assert not (tmp_path / "run" / "llm").exists()
     assert "llm" not in json.loads((tmp_path / "run" / "summary.json").read_text())
+
+
+def test_resume_with_the_llm_goes_on_counting(sldbench_dir, tmp_path):
+    run = tmp_path / "run"
+    base = [sys.executable, "-m", "discover.cli", "run", "--data-dir", str(sldbench_dir), "--quiet"]
+    with FakeOpenAI([], Reply(content=GOOD + "\nLAW: p0*N")) as srv:
+        llm = ["--llm", "fake-model", "--llm-base-url", srv.url]
+        first = subprocess.run(base + ["--task", "parallel", "--budget", "12", "--out", str(run), *llm],
+                               capture_output=True, text=True, timeout=600)
+        assert first.returncode == 0, first.stderr
+        before = json.loads((run / "summary.json").read_text())["llm"]
+        again = subprocess.run(base + ["--resume", str(run), "--budget", "24", *llm], capture_output=True, text=True,
+                               timeout=600)
+        assert again.returncode == 0, again.stderr
+    after = json.loads((run / "summary.json").read_text())["llm"]
+    log = [json.loads(line) for line in (run / "llm" / "log.jsonl").read_text().splitlines()]
+    launches = [e["ticket"] for e in log if e["event"] == "launch"]
+    assert len(launches) == len(set(launches))  # tickets go on after a resume
+    assert after["calls"] == len([e for e in log if e["event"] in ("deliver", "late")]) > before["calls"]
+    assert after["rejection_reasons"]["unknown name: N"] == after["calls"]
+    assert after["total_tokens"] > before["total_tokens"]

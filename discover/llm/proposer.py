@@ -27,7 +27,7 @@ from pathlib import Path
 
 from discover.evaluate import Candidate
 from discover.expr import to_text
-from discover.llm.budget import Budget
+from discover.llm.budget import Budget, Usage
 from discover.llm.client import AnswerError, ChatClient, Outcome, RetryPolicy, decode
 from discover.llm.parse_answer import Rejection, parse_answer
 from discover.llm.prompt import FRONTIER_SHOWN, TaskText, Templates, render, values
@@ -87,8 +87,11 @@ class LLMProposer:
         self.pauses = 0
         self.pause_until = 0.0
         self.closed = False
-        previous = self.store.events()
-        self.ticket = 1 + max((int(e.get("ticket", -1)) for e in previous), default=-1)  # a resumed run goes on
+        previous = self.store.events()  # a resumed run goes on: its tickets, counters and budget
+        self.ticket = 1 + max((int(e.get("ticket", -1)) for e in previous), default=-1)
+        for e in previous:
+            if e.get("event") in ("deliver", "late"):
+                self._count(e)
         self.replayed: dict[int, Outcome] = {}  # by ticket of the recorded run
         self.ticket_of: dict[int, int] = {}  # recorded ticket -> this run's
         self.symbols: tuple[str, ...] = ()
@@ -139,6 +142,15 @@ class LLMProposer:
 
     def stats(self) -> dict:
         return self.stats_.as_dict(self.budget)
+
+    def _count(self, event: dict) -> None:
+        """Add a logged delivery to the counters (when a run is resumed)."""
+        self.stats_.call(int(event.get("attempts", 1)), event.get("error", ""))
+        if "tokens" in event:
+            self.budget.add(Usage(*event["tokens"]))
+        self.stats_.proposed += len(event.get("accepted", []))
+        for text, reason in event.get("rejected", []):
+            self.stats_.reject(Rejection(text, reason))
 
     def describe_settings(self) -> dict:
         s = asdict(self.settings)
@@ -228,7 +240,7 @@ class LLMProposer:
     def _deliver(self, ticket: int, outcome: Outcome, generation: int, late: bool = False) -> None:
         key, parents = self.in_flight.pop(ticket, ("", ()))
         event: dict = {"event": "late" if late else "deliver", "ticket": ticket, "generation": generation,
-                       "key": key}
+                       "key": key, "attempts": outcome.attempts}
         error, text = outcome.error, ""
         if not error:
             try:
