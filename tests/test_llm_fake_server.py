@@ -9,6 +9,7 @@ why; a replayed run gives the same candidates without the server.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -65,7 +66,8 @@ class FakeOpenAI:
         self.stop()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self.thread.is_alive():  # shutdown() waits for serve_forever, forever if it never ran
+            self.server.shutdown()
         self.server.server_close()
 
     def next_reply(self, request: dict) -> Reply:
@@ -175,10 +177,10 @@ def test_client_keeps_a_malformed_body_raw_and_decode_says_why():
 
 
 def test_client_reports_a_refused_connection():
-    srv = FakeOpenAI([], Reply(content=GOOD))
-    url = srv.url
-    srv.stop()  # never started: the port is closed
-    outcome = ask(ChatClient(url, timeout=2, retry=RetryPolicy(max_retries=1, backoff=0.01)))
+    with socket.socket() as s:  # a port nobody listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    outcome = ask(ChatClient(f"http://127.0.0.1:{port}/v1", timeout=2, retry=RetryPolicy(max_retries=1, backoff=0.01)))
     assert not outcome.ok and outcome.error.startswith("connection error") and outcome.attempts == 2
 
 
