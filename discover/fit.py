@@ -213,6 +213,10 @@ class _Problem:
 
     def levenberg_marquardt(self, theta: np.ndarray, max_nfev: int, loss: str) -> None:
         """Batched Levenberg-Marquardt: every unit takes its own damped steps, in one pass."""
+        with np.errstate(all="ignore"):  # diverging trial steps are rejected, not reported
+            self._lm(theta, max_nfev, loss)
+
+    def _lm(self, theta: np.ndarray, max_nfev: int, loss: str) -> None:
         r, _ = self.evaluate(theta)
         sse = self._unit_sse(r, loss)
         lam = np.full(self.U, 1e-3)
