@@ -86,3 +86,15 @@ def test_time_limit_really_stops_the_fit():
     r = fit(s, {"N": N, "D": D}, y, unit, 1, FitConfig(starts=200, max_nfev=5000, time_limit=0.5, patience=1000))
     assert time.monotonic() - t0 < 2.0
     assert r.timed_out
+
+
+def test_diverging_starts_do_not_spam_warnings():
+    import warnings
+
+    N = np.linspace(1, 300, 50)
+    y = 1 + 2 * np.exp(-0.02 * N)
+    s = analyse(parse("p0 + p1*exp(p2*N) + p3*N**p4", ["N"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = fit(s, {"N": N}, y, np.zeros(50, dtype=int), 1, FitConfig(starts=12))
+    assert r.ok
