@@ -81,7 +81,7 @@ def tasks(data_dir: str | None) -> None:
 @click.option("--inputs", help="With --csv: input columns, comma-separated.")
 @click.option("--target", help="With --csv: target column(s), comma-separated.")
 @click.option("--group", help="With --csv: group column (each group gets its own parameters).")
-@click.option("--holdout", default="largest 15% of {first input}", show_default=True,
+@click.option("--holdout", default="largest 15% of `{first input}`", show_default=True,
               help="With --csv: rule for the test rows, e.g. 'largest 15% of N*D', 'top value of N per group'.")
 @click.option("--validation", help="With --csv: rule carving validation rows from train (default: the holdout rule).")
 @click.option("--max-params", type=int, help="Cap on parameters per group and target (default: the task's).")

@@ -117,3 +117,11 @@ def test_csv_run_end_to_end(tmp_path):
     assert "test R²" in out and "recommended law" in out
     code, out2, _ = discover("show", str(tmp_path / "run"))
     assert code == 0 and "recommended law" in out2
+
+
+def test_default_holdout_works_with_a_column_name_that_is_not_an_identifier(tmp_path):
+    p = write(tmp_path, "runs.csv", "model size,loss\n" + "".join(f"{n},{2 + 1 / n ** 0.5}\n" for n in range(1, 31)))
+    code, out, err = discover("run", "--csv", str(p), "--inputs", "model size", "--target", "loss", "--budget", "4",
+                              "--out", str(tmp_path / "run"), "--quiet")
+    assert code == 0, err
+    assert "recommended law" in out
