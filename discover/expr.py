@@ -47,6 +47,7 @@ FUNCTIONS: dict[str, Callable[..., sp.Expr]] = {
     "max": sp.Max,
     "Max": sp.Max,
 }
+CONSTANTS = {"E": sp.E, "pi": sp.pi}
 ARITY = {"log": 1, "ln": 1, "exp": 1, "sqrt": 1, "abs": 1, "Abs": 1, "tanh": 1}
 
 _UNICODE = {"−": "-", "×": "*", "·": "*", "⋅": "*", "÷": "/", "^": "**"}
@@ -121,6 +122,8 @@ class _Builder:
     def _name(self, name: str) -> sp.Expr:
         if name in self.variables:
             return sp.Symbol(name)
+        if name in CONSTANTS:  # sympy prints exp(1) as E: text written by to_text must parse back
+            return CONSTANTS[name]
         m = PARAM_RE.match(name)
         if m and int(m.group(1)) < 1000:
             return param(int(m.group(1)))

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from discover.errors import UserError
-from discover.expr import FUNCTIONS, PARAM_RE
+from discover.expr import CONSTANTS, FUNCTIONS, PARAM_RE
 from discover.holdout import validate_rule
 
 SUFFIX = "_scaling_law"
@@ -105,7 +105,7 @@ def _check(t: TaskSpec) -> None:
 
 # --- symbols ---------------------------------------------------------------------------------
 
-_RESERVED = frozenset(FUNCTIONS) | frozenset(keyword.kwlist)
+_RESERVED = frozenset(FUNCTIONS) | frozenset(CONSTANTS) | frozenset(keyword.kwlist)
 
 
 def _reserved(name: str) -> bool:

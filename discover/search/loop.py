@@ -224,11 +224,11 @@ class Search:
             frontier = self.archive.frontier()
             other = rng.choice(frontier) if frontier and rng.random() < 0.5 else self._pick(pop, rng)
             parents.append(other)
-        exprs = [self._expr(p) for p in parents]
         try:
+            exprs = [self._expr(p) for p in parents]
             child = getattr(self.toolbox, op)(exprs, ctx)
         except (ValueError, TypeError, ZeroDivisionError, OverflowError, RecursionError, IndexError, KeyError):
-            return None
+            return None  # ExprError is a ValueError: an operator that cannot apply gives no child
         if child is None or not isinstance(child, sp.Expr) or child.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I):
             return None
         return Candidate(expr=child, origin=f"gp:{op}", parents=tuple(p.id for p in parents))
