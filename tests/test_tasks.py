@@ -169,7 +169,7 @@ def test_csv_task(raw_csv):
     t = csv_task(str(raw_csv), ["Na", "D", "Na/N"], ["smooth loss"], "moe_name", "largest 15% of `Na/N`")
     assert t.name == "all" and t.symbols == ("Na", "D", "Na_N")
     assert t.test == t.validation == "largest 15% of Na_N"  # validation defaults to the test rule
-    assert t.csv == str(raw_csv) and t.max_params == 12 and t.hf_repo is None
+    assert t.csv == str(raw_csv.resolve()) and t.max_params == 12 and t.hf_repo is None
     t = csv_task(str(raw_csv), ["Na", "D"], ["loss"], None, "top value of D", "random 10%", max_params=6)
     assert (t.test, t.validation, t.group, t.max_params) == ("top value of D", "random 10%", None, 6)
 
