@@ -1,46 +1,75 @@
 """Speed and quality over time, side by side with gplearn: a script that prints figures.
 
 For each task: candidates evaluated per second, median fit time per candidate, and the test
-R² of the recommended law after 30 s, 120 s and 300 s of search (the laws are refitted and
-test-scored at each checkpoint, as at the end of a run; nothing flows back into the search).
-On the single-group tasks, gplearn's SymbolicRegressor gets the same inputs (scaled the same
-way), the same training rows and the same wall-clock checkpoints.
+R² of the recommended law after 30 s, 120 s and 300 s of search.
 
-    python benchmarks/perf.py --data-dir ../shared/data/sldbench [--tasks vocab,moe] [--checkpoints 30,120,300]
+The discover side reads the runs of a finished ``discover bench --budget 300`` folder rather
+than searching again: a run with seed S evaluates the same candidates in the same order
+whatever its budget (the budget only decides where it stops), so the archive after the
+first 30 s of a 300 s run is the archive of a 30 s run. At each checkpoint the recommended
+law of that archive is refitted on train and scored on test, as at the end of a run;
+nothing flows back into any search. Figures are means over the folder's seeds.
+
+On the single-group, single-target tasks, gplearn's SymbolicRegressor gets the same scaled
+inputs and training rows. Its checkpoints are in CPU seconds of its own process, so other
+work on the machine does not shorten its budget.
+
+    discover bench --seeds 3 --budget 300 --out runs/bench300
+    python benchmarks/perf.py runs/bench300 --data-dir ../shared/data/sldbench
+
+gplearn is not a dependency of discover: ``pip install gplearn`` (or ``--no-gplearn``).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 
-from discover.archive import recommend
+from discover.archive import Archive, recommend
 from discover.data import load_dataset
 from discover.final import finalize
 from discover.fit import FitConfig
 from discover.problem import make_problem, rows
+from discover.runner import search_config_from_dict, spec_from_dict
+from discover.runstore import RunStore
 from discover.score import score
-from discover.search.loop import Search, SearchConfig
-from discover.tasks import all_tasks, find_task
+
+FINAL_FIT = FitConfig(starts=12, time_limit=15)
 
 
-def discover_curve(task, ds, checkpoints: list[float], seed: int) -> dict:
+def record_times(store: RunStore, records: list) -> np.ndarray:
+    """Search time at which each record was finished: its ``t`` when the run stored it,
+    else its cumulative fit time stretched to the run's elapsed time."""
+    t = np.array([getattr(r, "t", 0.0) for r in records], dtype=float)
+    if len(t) and t[-1] > 0:
+        return t
+    elapsed = float((store.read_json("state.json", default={}) or {}).get("elapsed", 0.0))
+    cum = np.cumsum([r.seconds for r in records])
+    return cum * (elapsed / cum[-1]) if len(cum) and cum[-1] > 0 else cum
+
+
+def discover_run(path: Path, checkpoints: list[float], data_dir: str | None) -> dict:
+    store = RunStore.open(path)
+    task = spec_from_dict(store.config["task"])
+    seed = search_config_from_dict(store.config["search"]).seed
+    ds = load_dataset(task, data_dir)
     problem = make_problem(ds, seed=seed)
-    search = Search(problem, SearchConfig(budget=checkpoints[0], seed=seed, max_params=task.max_params))
+    records = store.records()
+    t = record_times(store, records)
     r2 = {}
     for cp in checkpoints:
-        search.config = dataclasses.replace(search.config, budget=cp)
-        archive = search.run()
+        archive = Archive(r for r, ti in zip(records, t, strict=True) if ti <= cp)
         rec = recommend(archive.frontier())
-        law = finalize([rec], rec.id, problem, ds, FitConfig(starts=16, time_limit=30))[0] if rec else None
-        r2[cp] = law.test.r2 if law else -1.0
-    ok = [r.seconds for r in archive.records]
-    return {"evaluated": len(archive), "rate": len(archive) / search.elapsed,
-            "median_fit_s": statistics.median(ok) if ok else float("nan"), "r2": r2}
+        r2[cp] = finalize([rec], rec.id, problem, ds, FINAL_FIT)[0].test.r2 if rec else -1.0
+    elapsed = float(t[-1]) if len(t) else 0.0
+    return {"task": task.name, "evaluated": len(records), "rate": len(records) / max(elapsed, 1e-9),
+            "median_fit_s": statistics.median(r.seconds for r in records) if records else float("nan"),
+            "r2": r2, "single": len(ds.groups) == 1 and len(task.targets) == 1, "ds": ds, "problem": problem}
 
 
 def gplearn_curve(ds, problem, checkpoints: list[float], seed: int) -> dict:
@@ -53,9 +82,9 @@ def gplearn_curve(ds, problem, checkpoints: list[float], seed: int) -> dict:
     model = SymbolicRegressor(population_size=1000, generations=1, warm_start=True, random_state=seed,
                               function_set=("add", "sub", "mul", "div", "log", "sqrt", "neg", "inv"),
                               parsimony_coefficient=0.001, n_jobs=1)
-    t0, r2, gens = time.monotonic(), {}, 0
+    t0, r2, gens = time.process_time(), {}, 0
     for cp in checkpoints:
-        while time.monotonic() - t0 < cp:
+        while time.process_time() - t0 < cp:
             gens += 1
             model.set_params(generations=gens)
             model.fit(X, y)
@@ -65,29 +94,41 @@ def gplearn_curve(ds, problem, checkpoints: list[float], seed: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("bench", help="folder of a finished `discover bench` (its runs/ are read)")
     ap.add_argument("--data-dir")
-    ap.add_argument("--tasks", default="all")
-    ap.add_argument("--checkpoints", default="30,120,300")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--checkpoints", default="30,120,300", help="seconds of search, comma-separated")
     ap.add_argument("--no-gplearn", action="store_true")
+    ap.add_argument("--gplearn-seeds", type=int, default=1, help="gplearn runs per task (default 1)")
+    ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
     checkpoints = [float(c) for c in args.checkpoints.split(",")]
-    tasks = all_tasks() if args.tasks == "all" else [find_task(t) for t in args.tasks.split(",")]
-    head = "| task | cand/s | median fit (s) | " + " | ".join(f"R² @{c:g}s" for c in checkpoints)
-    head += " | gplearn " + " | gplearn ".join(f"R² @{c:g}s" for c in checkpoints) + " |"
-    print(head)
-    print("|" + "---|" * (3 + 2 * len(checkpoints)))
-    for task in tasks:
-        ds = load_dataset(task, args.data_dir)
-        d = discover_curve(task, ds, checkpoints, args.seed)
-        cells = [task.name.replace("_scaling_law", ""), f"{d['rate']:.1f}", f"{d['median_fit_s']:.3f}"]
-        cells += [f"{d['r2'][c]:.4f}" for c in checkpoints]
-        if len(ds.groups) == 1 and len(task.targets) == 1 and not args.no_gplearn:
-            g = gplearn_curve(ds, make_problem(ds, seed=args.seed), checkpoints, args.seed)
-            cells += [f"{g['r2'][c]:.4f}" for c in checkpoints]
-        else:
-            cells += ["—"] * len(checkpoints)
+    by_task: dict[str, list[dict]] = {}
+    for path in sorted(Path(args.bench, "runs").glob("*/seed*")):
+        if (path / "candidates.jsonl").exists():
+            by_task.setdefault(path.parent.name, []).append(discover_run(path, checkpoints, args.data_dir))
+    if not by_task:
+        raise SystemExit(f"no runs under {args.bench}/runs")
+    cps = " | ".join(f"R² @{c:g}s" for c in checkpoints)
+    print(f"| task | seeds | cand/s | median fit (s) | {cps} | gplearn {cps.replace('| R²', '| gplearn R²')} |")
+    print("|" + "---|" * (4 + 2 * len(checkpoints)))
+    out = []
+    for task, runs in by_task.items():
+        row = {"task": task, "seeds": len(runs), "rate": statistics.mean(r["rate"] for r in runs),
+               "median_fit_s": statistics.mean(r["median_fit_s"] for r in runs),
+               "r2": {c: statistics.mean(r["r2"][c] for r in runs) for c in checkpoints}, "gplearn": None}
+        if runs[0]["single"] and not args.no_gplearn:
+            picked = runs[: args.gplearn_seeds]
+            g = [gplearn_curve(r["ds"], r["problem"], checkpoints, seed) for seed, r in enumerate(picked)]
+            row["gplearn"] = {c: statistics.mean(x["r2"][c] for x in g) for c in checkpoints}
+            row["gplearn_programs"] = [x["program"] for x in g]
+        cells = [task.replace("_scaling_law", ""), str(row["seeds"]), f"{row['rate']:.1f}",
+                 f"{row['median_fit_s']:.3f}"]
+        cells += [f"{row['r2'][c]:.4f}" for c in checkpoints]
+        cells += [f"{row['gplearn'][c]:.4f}" for c in checkpoints] if row["gplearn"] else ["—"] * len(checkpoints)
         print("| " + " | ".join(cells) + " |", flush=True)
+        out.append(row)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1, default=str))
 
 
 if __name__ == "__main__":

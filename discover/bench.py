@@ -16,6 +16,7 @@ mean over seeds.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -56,6 +57,7 @@ class BenchConfig:
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     data_dir: str | None = None
     human: bool = True  # also score the human laws
+    skipped: tuple[str, ...] = ()  # tasks left out of this batch, with the reason (e.g. no data)
 
 
 @dataclass(frozen=True)
@@ -288,8 +290,10 @@ def plan(config: BenchConfig, command: str = "") -> tuple[list[Job], list[str]]:
     return jobs, done
 
 
-def run_bench(config: BenchConfig, display: Any = None, command: str = "") -> list[TaskRow]:
+def run_bench(config: BenchConfig, display: Any = None, command: str = "",
+              warn: Callable[[str], None] | None = None) -> list[TaskRow]:
     """Run what is not done yet (in ``config.jobs`` processes), then write the result files.
+    A task whose data cannot be found is left out (``warn`` hears why); the rest go on.
 
     ``display`` (optional) gets ``start(total, done)``, ``event(Event)``, ``finished(key, ok)``
     and ``stop()`` calls."""
@@ -298,8 +302,18 @@ def run_bench(config: BenchConfig, display: Any = None, command: str = "") -> li
     from discover.data import load_dataset
 
     reference = load_reference()
+    usable, skipped = [], list(config.skipped)
     for task in config.tasks:  # check (or fetch) every task's data once, before the workers need it
-        load_dataset(task, config.data_dir)
+        try:
+            load_dataset(task, config.data_dir)
+            usable.append(task)
+        except UserError as exc:
+            skipped.append(f"{task.name}: {exc}")
+            if warn is not None:
+                warn(f"skipping {task.name}: {exc}")
+    if not usable:
+        raise UserError(f"no task of the batch has data ({len(skipped)} left out); the first: {skipped[0]}")
+    config = dataclasses.replace(config, tasks=tuple(usable), skipped=tuple(skipped))
     config.out.mkdir(parents=True, exist_ok=True)
     jobs, done = plan(config, command)
     if display is not None:
@@ -547,6 +561,9 @@ def markdown(config: BenchConfig, rows: list[TaskRow], reference: Reference) -> 
     notes = [f"- {t.task}: {t.human_note}" for t in rows if t.human_note]
     if notes:
         lines += ["", "## Human laws", "", *notes]
+    if config.skipped:
+        lines += ["", "## Tasks left out of this batch", "", *(f"- {s}" for s in config.skipped),
+                  "", "The means above are over the tasks that ran."]
     failures = [f"- {t.task} seed {r.seed}: {r.status}{': ' + r.error if r.error else ''}"
                 for t in rows for r in t.runs if r.status != "ok"]
     if failures:

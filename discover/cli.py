@@ -112,12 +112,13 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     from discover.tasks import csv_task, find_task
 
     progress = None if quiet else _progress_printer()
+    note = None if quiet else (lambda text: console.print(text, highlight=False))
     if budget <= 0:
         raise UserError("--budget must be positive")
     if resume:
         llm = setup_llm(llm_opts, resume, console.print)
         result = resume_run(resume, data_dir, budget=budget, on_progress=progress,
-                            proposers=[llm.proposer] if llm else [])
+                            proposers=[llm.proposer] if llm else [], on_note=note)
         _print_result(result)
         return
     task = _task_from_options(task_name, csv_path, inputs, target, group, holdout, validation, max_params,
@@ -135,7 +136,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
                   f"{llm.description if llm else 'GP-only search (no LLM configured)'}", highlight=False)
     console.print(f"run folder: {path}")
     result = start_run(task, ds, path, config, on_progress=progress, command=shlex.join(["discover", *sys.argv[1:]]),
-                       proposers=[llm.proposer] if llm else [])
+                       proposers=[llm.proposer] if llm else [], on_note=note)
     _print_result(result)
 
 
@@ -256,7 +257,8 @@ def bench(task_names: str, seeds: int, budget: float, jobs: int | None, out_dir:
                          jobs=jobs or os.cpu_count() or 1, data_dir=data_dir)
     display = None if quiet else BenchDisplay(console, budget)
     try:
-        rows = run_bench(config, display, command=shlex.join(["discover", *sys.argv[1:]]))
+        rows = run_bench(config, display, command=shlex.join(["discover", *sys.argv[1:]]),
+                         warn=lambda text: console.print(text, highlight=False))
     except KeyboardInterrupt:
         console.print(f"interrupted: finished runs are kept; run the same command again to resume ({out_dir})")
         sys.exit(130)

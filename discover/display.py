@@ -12,6 +12,7 @@ from discover.archive import Archive, recommend
 from discover.expr import parse, to_text
 from discover.final import FinalLaw
 from discover.runstore import RunStore
+from discover.select import describe as describe_selection
 
 
 def raw_units(text: str, symbols: list[str], scales: dict[str, float]) -> str:
@@ -61,9 +62,9 @@ def print_run(path: str | Path, out: Console) -> None:
         return
     rec = next((law for law in laws if law.recommended), None)
     if rec is not None:
-        out.print("[bold]recommended law[/bold] (simplest frontier law within one standard error of the best "
-                  f"validation error): test R² {_r2(rec.test.r2)}, NMSE {rec.test.nmse:.4g}, "
-                  f"NMAE {rec.test.nmae:.4g}", highlight=False)
+        how = describe_selection(final.get("selection"))
+        out.print(f"[bold]recommended law[/bold] ({how}): test R² {_r2(rec.test.r2)}, "
+                  f"NMSE {rec.test.nmse:.4g}, NMAE {rec.test.nmae:.4g}", highlight=False)
         out.print(f"  {cfg['targets'][0] if len(cfg['targets']) == 1 else 'each target'} = "
                   f"{raw_units(rec.text, symbols, scales)}", highlight=False)
         _print_params(rec, cfg, out)

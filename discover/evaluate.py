@@ -46,8 +46,9 @@ class Evaluation:
     params: tuple[tuple[float, ...], ...]  # per unit (group x target), fitted on the fit rows
     fit: Scores
     val: Scores
-    seconds: float
+    seconds: float  # spent evaluating this candidate
     note: str = ""
+    t: float = 0.0  # seconds of search when it was finished (0 when not recorded)
 
     @property
     def val_nmse(self) -> float:
@@ -59,7 +60,7 @@ class Evaluation:
             "n_params": self.n_params, "origin": self.origin, "parents": list(self.parents), "ok": self.ok,
             "reason": self.reason, "names": list(self.names), "params": [list(p) for p in self.params],
             "fit": self.fit.as_dict(), "val": self.val.as_dict(), "seconds": round(self.seconds, 4),
-            "note": self.note,
+            "note": self.note, "t": round(self.t, 3),
         }
 
     @staticmethod
@@ -69,6 +70,7 @@ class Evaluation:
             n_params=int(d["n_params"]), origin=d["origin"], parents=tuple(d["parents"]), ok=bool(d["ok"]),
             reason=d["reason"], names=tuple(d["names"]), params=tuple(tuple(float(v) for v in p) for p in d["params"]),
             fit=Scores(**d["fit"]), val=Scores(**d["val"]), seconds=float(d["seconds"]), note=d.get("note", ""),
+            t=float(d.get("t", 0.0)),
         )
 
 
@@ -80,9 +82,10 @@ def score_rows(structure, params: np.ndarray, rows: Rows) -> Scores:
     return score(rows.Y, rows.wide(pred))
 
 
-def fit_rows(expr: sp.Expr, rows: Rows, n_units: int, config: FitConfig) -> tuple[object, FitResult]:
+def fit_rows(expr: sp.Expr, rows: Rows, n_units: int, config: FitConfig,
+             init: np.ndarray | None = None) -> tuple[object, FitResult]:
     structure = analyse(expr)
-    return structure, fit(structure, rows.X, rows.y, rows.unit, n_units, config)
+    return structure, fit(structure, rows.X, rows.y, rows.unit, n_units, config, init)
 
 
 def evaluate(candidate: Candidate, problem: Problem, config: FitConfig, id: int, max_params: int) -> Evaluation:

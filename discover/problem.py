@@ -49,6 +49,7 @@ class Problem:
     val: Rows  # validation, the held-out largest-scale training rows: selection uses these
     train: Rows  # all train: final refit
     probe: Rows | None = None  # validation rows pushed further out along the holdout rule's inputs
+    folds: tuple[tuple[Rows, Rows], ...] = ()  # earlier (fit, validation) folds, see selection_folds
 
     @property
     def n_units(self) -> int:
@@ -108,7 +109,36 @@ def make_problem(ds: Dataset, seed: int = 0, max_fit_rows: int = MAX_FIT_ROWS) -
         val=val,
         train=train,
         probe=extrapolation_probe(val, train, axes),
+        folds=selection_folds(ds, ~mask, scales, seed),
     )
+
+
+SELECTION_FOLDS = 2
+
+
+def selection_folds(ds: Dataset, rest: np.ndarray, scales: dict[str, float], seed: int,
+                    k: int = SELECTION_FOLDS) -> tuple[tuple[Rows, Rows], ...]:
+    """Forward-chaining folds inside the rows left after validation: the validation rule
+    applied again to those rows holds out the next slice (the next-largest scale, or another
+    random share); parameters are fitted on what lies below it. ``k`` folds at most; fewer
+    when the rule runs out of rows. Used to choose the law to report (select.py)."""
+    from discover.errors import UserError
+    from discover.holdout import holdout_mask
+
+    G = len(ds.groups)
+    idx = np.flatnonzero(rest)
+    out = []
+    for i in range(k):
+        try:
+            held = holdout_mask(ds.task.validation, ds.train.take(idx), ds.task.symbols, seed=seed + 1 + i)
+        except UserError:
+            break
+        fit_idx = idx[~held]
+        if len(np.unique(ds.train.group[fit_idx])) < G:
+            break  # a group would have no rows to fit
+        out.append((rows(ds.train.take(fit_idx), G, scales), rows(ds.train.take(idx[held]), G, scales)))
+        idx = fit_idx
+    return tuple(out)
 
 
 def _subsample(split: Split, cap: int, seed: int) -> Split:

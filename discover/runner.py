@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from discover import __version__
-from discover.archive import Archive, recommend
+from discover.archive import Archive
 from discover.data import Dataset, load_dataset
 from discover.errors import UserError
 from discover.final import FinalLaw, finalize
@@ -23,6 +23,7 @@ from discover.fit import FitConfig
 from discover.problem import make_problem
 from discover.runstore import RunStore
 from discover.search.loop import Progress, Proposer, Search, SearchConfig
+from discover.select import choose
 from discover.tasks import TaskSpec
 
 FRONTIER_REPORTED = 12  # most complex frontier laws refitted and scored at the end
@@ -68,7 +69,7 @@ def default_out(task: TaskSpec, seed: int, root: str | Path = "runs") -> Path:
 
 def start_run(task: TaskSpec, ds: Dataset, out: Path, config: SearchConfig, proposers: Sequence[Proposer] = (),
               on_progress: Callable[[Progress], None] | None = None, command: str = "",
-              extra: dict | None = None) -> RunResult:
+              extra: dict | None = None, on_note: Callable[[str], None] | None = None) -> RunResult:
     """A new run in ``out``."""
     problem = make_problem(ds, seed=config.seed)
     store = RunStore.create(out, {
@@ -80,12 +81,12 @@ def start_run(task: TaskSpec, ds: Dataset, out: Path, config: SearchConfig, prop
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(extra or {}),
     })
     search = Search(problem, config, store, proposers, on_progress)
-    return _finish(search, store, ds)
+    return _finish(search, store, ds, on_note)
 
 
 def resume_run(path: str | Path, data_dir: str | Path | None = None, budget: float | None = None,
-               proposers: Sequence[Proposer] = (),
-               on_progress: Callable[[Progress], None] | None = None) -> RunResult:
+               proposers: Sequence[Proposer] = (), on_progress: Callable[[Progress], None] | None = None,
+               on_note: Callable[[str], None] | None = None) -> RunResult:
     """Continue a stopped (or finished, with a larger ``budget``) run from its folder."""
     store = RunStore.open(path)
     cfg = store.config
@@ -99,32 +100,48 @@ def resume_run(path: str | Path, data_dir: str | Path | None = None, budget: flo
     problem = make_problem(ds, seed=config.seed)
     search = Search(problem, config, store, proposers, on_progress)
     search.restore(store.records(repair=True), store.read_json("state.json", default={}))
-    return _finish(search, store, ds)
+    return _finish(search, store, ds, on_note)
 
 
-def _finish(search: Search, store: RunStore, ds: Dataset) -> RunResult:
+def _finish(search: Search, store: RunStore, ds: Dataset, on_note: Callable[[str], None] | None = None) -> RunResult:
     t0 = time.monotonic()
     try:
         archive = search.run()
     finally:
         store.close()
-    laws = final_laws(archive, search, ds)
-    store.write_json("final.json", {"laws": [law.to_json() for law in laws]})
+    if on_note is not None:
+        n = min(len(archive.frontier()), FRONTIER_REPORTED + 1)
+        folds, limit = 1 + len(search.problem.folds), selection_seconds(search.config.budget)
+        on_note(f"search done: {len(archive)} candidates in {search.elapsed:.0f}s; choosing the law to report on "
+                f"{folds} validation folds (up to {limit:.0f}s), then refitting {n} law(s) on all training rows "
+                "and scoring them on the test split...")
+    laws, selection = final_laws(archive, search, ds)
+    store.write_json("final.json", {"laws": [law.to_json() for law in laws], "selection": selection})
     store.write_json("summary.json", summary(archive, search, laws))
     seconds = search.elapsed + time.monotonic() - t0
     return RunResult(path=store.path, laws=laws, evaluations=len(archive), seconds=seconds)
 
 
-def final_laws(archive: Archive, search: Search, ds: Dataset) -> list[FinalLaw]:
+def selection_seconds(budget: float) -> float:
+    """Time for re-validating candidates on the earlier folds (select.py), after the search."""
+    return min(60.0, max(10.0, 0.15 * budget))
+
+
+def final_laws(archive: Archive, search: Search, ds: Dataset) -> tuple[list[FinalLaw], dict]:
+    """The reported laws (the recommended one and the most complex frontier laws), refitted
+    on train and scored on test, and how the recommended one was chosen."""
     front = archive.frontier()
-    rec = recommend(front)
+    rec, scores = choose(list(archive.by_key.values()), search.problem, selection_seconds(search.config.budget))
     chosen = front[-FRONTIER_REPORTED:]
     if rec is not None and rec not in chosen:
         chosen = [rec] + chosen
     # warm-started from the search's fit, so a few more starts and a bounded time suffice
     fit_cfg = dataclasses.replace(search.config.fit, starts=max(12, search.config.fit.starts),
                                   time_limit=max(15.0, search.config.fit.time_limit))
-    return finalize(chosen, rec.id if rec else None, search.problem, ds, fit_cfg)
+    laws = finalize(chosen, rec.id if rec else None, search.problem, ds, fit_cfg)
+    selection = {"folds": 1 + len(search.problem.folds), "rule": "folds" if scores else "one slice",
+                 "fold_nmse": {str(i): list(f.nmse) for i, f in scores.items()}}
+    return laws, selection
 
 
 def summary(archive: Archive, search: Search, laws: list[FinalLaw]) -> dict:

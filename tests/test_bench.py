@@ -83,8 +83,8 @@ def test_reference_rows_match_the_paper():
         assert sum(ref.value(key, t) for t in ref.tasks) / 8 == pytest.approx(mean, abs=6e-4)
 
 
-def discover(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200"}
+def discover(*args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200", **(env or {})}
     return subprocess.run([sys.executable, "-m", "discover.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env=env)
 
@@ -117,6 +117,23 @@ def test_tiny_bench_writes_tables_and_resumes(tmp_path, sldbench_dir):
     assert second.returncode == 0, second.stderr
     assert [p.stat().st_mtime_ns for p in done] == stamps
     assert json.loads((out / "results.json").read_text())["tasks"] == data["tasks"]
+
+
+def test_a_task_without_data_is_left_out_and_the_batch_goes_on(tmp_path, sldbench_dir):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "parallel_scaling_law").symlink_to(sldbench_dir / "parallel_scaling_law")
+    out = tmp_path / "bench"
+    nowhere = {"DISCOVER_DATA": str(tmp_path / "none"), "DISCOVER_CACHE": str(tmp_path / "cache"),
+               "HF_ENDPOINT": "http://127.0.0.1:9"}  # nothing listens on port 9: no download
+    r = discover("bench", "--tasks", "parallel,sft", "--seeds", "1", "--budget", "3", "--jobs", "1", "--out", str(out),
+                 "--data-dir", str(data), "--quiet", env=nowhere)
+    assert r.returncode == 0, r.stderr
+    assert "skipping sft_scaling_law: no data for sft_scaling_law" in r.stderr
+    with open(out / "results.csv") as f:
+        assert [row["task"] for row in csv.DictReader(f)] == ["parallel_scaling_law"]
+    md = (out / "results.md").read_text()
+    assert "## Tasks left out of this batch" in md and "- sft_scaling_law: no data" in md
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,5 +1,6 @@
 """Every user error ends in one clear line and exit code 2, never a traceback."""
 
+import json
 import subprocess
 import sys
 
@@ -115,6 +116,9 @@ def test_csv_run_end_to_end(tmp_path):
                               "largest 20% of N*D", "--budget", "8", "--out", str(tmp_path / "run"), "--quiet")
     assert code == 0, err
     assert "test R²" in out and "recommended law" in out
+    selection = json.loads((tmp_path / "run" / "final.json").read_text())["selection"]
+    assert selection["rule"] == "folds" and selection["folds"] == 3
+    assert f"on {selection['folds']} forward-chaining validation folds" in out.replace("\n", " ")
     code, out2, _ = discover("show", str(tmp_path / "run"))
     assert code == 0 and "recommended law" in out2
 

@@ -49,3 +49,28 @@ def test_extrapolation_probe_pushes_the_holdout_axis_only(sldbench_dir):
     np.testing.assert_allclose(p.probe.X["num_characters"], p.val.X["num_characters"])
     mix = make_problem(load_dataset(find_task("domain_mixture"), sldbench_dir))
     assert mix.probe is None  # a random holdout names no axis to extrapolate along
+
+
+def test_selection_folds_chain_forward_below_the_validation_slice(sldbench_dir):
+    ds = load_dataset(find_task("vocab"), sldbench_dir)
+    p = make_problem(ds)
+    v = "vocab_size"
+    sizes = np.unique(ds.train.X[v]) / p.scales[v]
+    assert len(p.folds) == 2
+    for k, (fit_rows, val_rows) in enumerate(p.folds):
+        # fold k holds out the (k+2)-th largest vocabulary and fits on everything below it
+        np.testing.assert_allclose(np.unique(val_rows.X[v]), [sizes[-(k + 2)]])
+        assert fit_rows.X[v].max() < val_rows.X[v].min()
+        assert fit_rows.n + val_rows.n == (p.fit.n if k == 0 else p.folds[k - 1][0].n)
+
+
+def test_random_rules_give_other_random_folds(sldbench_dir):
+    ds = load_dataset(find_task("domain_mixture"), sldbench_dir)
+    p = make_problem(ds)
+    assert len(p.folds) == 2
+
+    def keyed(rows):  # (group, mixture) of each row
+        return {tuple(r) for r in np.column_stack([rows.unit[: rows.n]] + [rows.X[s][: rows.n] for s in p.symbols])}
+
+    first, second = keyed(p.val), keyed(p.folds[0][1])
+    assert first and second and not first & second  # disjoint slices of the training rows

@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from discover.archive import pareto_front, recommend
 from discover.data import load_dataset
+from discover.expr import compile_expr, inputs_of, parse
 from discover.fit import FitConfig
 from discover.problem import make_problem
 from discover.runstore import RunStore
@@ -104,3 +106,29 @@ def test_sigkill_mid_run_then_resume_loses_nothing(tmp_path, sldbench_dir):
     assert len(after) > len(before)
     assert (out / "final.json").exists()
     assert "test R²" in stdout
+
+
+def test_additive_compositions_sum_per_input_shapes_within_the_cap():
+    from discover.expr import params_of
+    from discover.search.motifs import additive_compositions
+
+    names = ["lr", "N", "D"]
+    best = [parse(t, names) for t in ("p0 + p1*log(lr) + p2*log(lr)**2", "p0 + p1*N**p2", "p0*D**p1 + p2")]
+    sums = additive_compositions(best, max_params=12)
+    assert [name for name, _ in sums] == ["sum of per-input shapes in lr, N", "sum of per-input shapes in lr, N, D"]
+    full = sums[-1][1]
+    assert len(params_of(full)) == 1 + 2 + 2 + 2  # one shared constant, each shape without its own
+    x = {"lr": np.array([0.5, 2.0]), "N": np.array([3.0, 4.0]), "D": np.array([5.0, 6.0])}
+    env = {**x, **{q.name: 1.0 for q in params_of(full)}}
+    assert set(inputs_of(full)) == set(names) and np.all(np.isfinite(compile_expr(full)(env)))
+    assert [name for name, _ in additive_compositions(best, max_params=5)] == ["sum of per-input shapes in lr, N"]
+
+
+def test_generation_zero_tries_the_sum_of_the_best_per_input_shapes(parallel):
+    search = Search(make_problem(parallel), small_config(max_evals=200))
+    search.run()
+    sums = [r for r in search.archive.records if r.note.startswith("sum of per-input shapes")]
+    assert len(sums) == 1 and sums[0].origin == "motif"
+    assert set(inputs_of(parse(sums[0].text, search.problem.symbols))) == {"num_params", "parallel_size"}
+    assert [r.t for r in search.archive.records] == sorted(r.t for r in search.archive.records)  # search time
+    assert search.archive.records[-1].t > 0

@@ -32,6 +32,7 @@ from discover.final import FinalLaw
 from discover.fit import FitConfig
 from discover.runstore import RunStore
 from discover.score import Scores
+from discover.select import describe as describe_selection
 
 HUMAN_FIT = FitConfig(starts=16, max_nfev=600, time_limit=20.0, patience=4)  # human law on the fit rows
 MAX_CURVES = 8  # more distinct settings of the other inputs than this in a group: no curves, markers only
@@ -354,7 +355,7 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
     if finished:
         final_laws = [FinalLaw.from_json(d) for d in final["laws"]]
         chosen, now = next((law.id for law in final_laws if law.recommended), None), recommend(front)
-        if now is not None and chosen is not None and now.id != chosen:
+        if "selection" not in final and now is not None and chosen is not None and now.id != chosen:
             notes.append(f"the run recommended candidate #{chosen}; today's rule would recommend #{now.id}: the "
                          "rule changed since the run (the report shows the run's choice and describes today's rule)")
         laws = [view(law, law.recommended, True) for law in final_laws]
@@ -413,7 +414,8 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
     )
     return RunReport(
         path=store.path, anchor=anchor(meta.task), meta=meta, symbols=symbols, laws=tuple(laws), others=tuple(others),
-        points=points, rule=recommend_rule(), human=human_view, fit=fit_data, history=history(records, summary),
+        points=points, rule=describe_selection(final["selection"]) if "selection" in final else recommend_rule(),
+        human=human_view, fit=fit_data, history=history(records, summary),
         finished=finished, notes=tuple(notes),
     )
 

@@ -73,7 +73,8 @@ def frontier_plot(run: RunReport) -> Figure:
             if clipped.any():
                 ax.scatter(xs[clipped], np.full(clipped.sum(), top), s=14, marker="^", color="#c8c8c8", zorder=1,
                            linewidths=0, clip_on=False)
-        front = run.frontier
+        on_front = {p.id for p in run.points if p.on_frontier}
+        front = [law for law in run.frontier if law.id in on_front]  # the reported law may lie off it
         xs = [law.complexity for law in front]
         ys = [max(law.val.nmse, floor) for law in front]
         if front:
@@ -94,7 +95,7 @@ def frontier_plot(run: RunReport) -> Figure:
                                   label=f"recommended ({rec.label})"))
             ax.axhline(max(best.val.nmse, floor), color=REC, lw=0.7, ls=":", zorder=0)
             se = getattr(best.val, "nmse_se", math.inf)
-            if math.isfinite(se) and se > 0:
+            if math.isfinite(se) and se > 0 and "one validation slice" in run.rule:
                 ax.axhspan(max(best.val.nmse, floor), best.val.nmse + se, color=REC, alpha=0.18, lw=0, zorder=0)
                 handles.append(Patch(color=REC, alpha=0.3, label="best + 1 standard error"))
         h = run.human

@@ -13,6 +13,7 @@ where it stops (use ``max_evals`` for a fixed end point).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import time
@@ -25,12 +26,12 @@ import sympy as sp
 
 from discover.archive import Archive
 from discover.evaluate import Candidate, Evaluation, evaluate
-from discover.expr import canonical_key, complexity, parse
+from discover.expr import canonical_key, complexity, inputs_of, parse
 from discover.fit import FitConfig
 from discover.problem import Problem
 from discover.runstore import RunStore
 from discover.search.gp import make_toolbox
-from discover.search.motifs import motifs
+from discover.search.motifs import additive_compositions, motifs
 
 MAX_COMPLEXITY = 80
 
@@ -145,6 +146,7 @@ class Search:
         if complexity(cand.expr) > MAX_COMPLEXITY:
             return None
         record = evaluate(cand, self.problem, self.config.fit, id=len(self.archive), max_params=self.config.max_params)
+        record = dataclasses.replace(record, t=self.elapsed)
         self.archive.add(record)
         if self.store is not None:
             self.store.append(record)
@@ -169,10 +171,23 @@ class Search:
 
     def _seed_generation(self) -> None:
         seeds = motifs(self.problem.symbols, self.positive, self.nonnegative, self.config.max_params)
-        for i, (name, expr) in enumerate(seeds):
+        done = []
+        for name, expr in seeds:
             r = self._evaluate(Candidate(expr=expr, origin="motif", note=name))
             if r is not None and r.ok:
-                self.islands[i % len(self.islands)].append(r)
+                done.append(r)
+        best_1d: dict[str, Evaluation] = {}
+        for r in done:
+            used = inputs_of(self._expr(r))
+            if len(used) == 1 and (used[0] not in best_1d or r.val_nmse < best_1d[used[0]].val_nmse):
+                best_1d[used[0]] = r
+        ranked = sorted(best_1d.values(), key=lambda r: (r.val_nmse, r.id))
+        for name, expr in additive_compositions([self._expr(r) for r in ranked], self.config.max_params):
+            r = self._evaluate(Candidate(expr=expr, origin="motif", parents=tuple(r.id for r in ranked), note=name))
+            if r is not None and r.ok:
+                done.append(r)
+        for i, r in enumerate(done):
+            self.islands[i % len(self.islands)].append(r)
         for i in range(len(self.islands)):
             self.islands[i] = self._survivors(self.islands[i])
 

@@ -14,7 +14,7 @@ from itertools import combinations
 
 import sympy as sp
 
-from discover.expr import collapse_constants, params_of
+from discover.expr import PARAM_RE, collapse_constants, params_of, renumber
 
 
 class _Params:
@@ -138,3 +138,28 @@ def motifs(symbols: Sequence[str], positive: dict[str, bool], nonnegative: dict[
         for sub in combinations(xs, r):
             multi(list(sub))
     return out[:most]
+
+
+
+def additive_compositions(best_1d: Sequence[sp.Expr], max_params: int) -> list[tuple[str, sp.Expr]]:
+    """Sums of per-input shapes. ``best_1d`` holds each input's best one-input law (as
+    fitted in generation 0), strongest first. Each shape loses its constant term; the sum of
+    the first k shapes, plus one constant, is a candidate for k = 2 .. all inputs (within the
+    parameter cap). A data-driven additive model that the search then refines."""
+    shapes: list[tuple[str, sp.Expr]] = []
+    for expr in best_1d:
+        x = [s for s in expr.free_symbols if not PARAM_RE.match(s.name)]
+        _, shape = expr.as_independent(*x, as_Add=True)
+        if len(x) == 1 and shape != 0:
+            shapes.append((x[0].name, shape))
+    out: list[tuple[str, sp.Expr]] = []
+    p = _Params()
+    total, used = p(), []
+    for name, shape in shapes:
+        fresh = shape.xreplace({q: p() for q in params_of(shape)})
+        if len(params_of(total + fresh)) > max_params:
+            break
+        total, used = total + fresh, used + [name]
+        if len(used) >= 2:
+            out.append((f"sum of per-input shapes in {', '.join(used)}", renumber(collapse_constants(total))))
+    return out

@@ -1,0 +1,103 @@
+"""Choosing the law to report: validation on several forward-chaining folds.
+
+The search ranks laws on one validation slice (the largest scales of train, by the task's
+rule). One slice is a noisy judge of extrapolation: all its rows share the same step beyond
+the fitted range, so a law that bends the right way there by luck looks better than it is.
+Before a run reports its law, the strongest candidates are also fitted below earlier slices
+and scored on them (see ``problem.selection_folds``); the reported law is the simplest
+frontier law, on the mean of log NMSE over all folds, within one standard error of the best.
+No test rows are involved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from discover.archive import pareto_front, recommend
+from discover.evaluate import Evaluation, fit_rows, score_rows
+from discover.expr import parse
+from discover.fit import FitConfig
+from discover.problem import Problem
+
+POOL = 24  # candidates re-validated: the best by validation NMSE, plus the frontier
+FOLD_FIT = FitConfig(starts=4, time_limit=5.0)
+
+
+@dataclass(frozen=True)
+class FoldScores:
+    id: int
+    nmse: tuple[float, ...]  # validation NMSE on each fold, the search's own slice first
+
+    @property
+    def log_mean(self) -> float:
+        v = np.asarray(self.nmse, dtype=float)
+        return float(np.mean(np.log(np.maximum(v, 1e-12)))) if np.all(np.isfinite(v)) else math.inf
+
+    @property
+    def log_se(self) -> float:
+        v = np.log(np.maximum(np.asarray(self.nmse, dtype=float), 1e-12))
+        return float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 and np.all(np.isfinite(v)) else math.inf
+
+
+def candidate_pool(records: list[Evaluation], size: int = POOL) -> list[Evaluation]:
+    """The frontier and the best laws by validation NMSE (distinct forms, valid ones only)."""
+    ok = {r.key: r for r in sorted((r for r in records if r.ok), key=lambda r: -r.id)}
+    by_val = sorted(ok.values(), key=lambda r: (r.val_nmse, r.complexity, r.id))
+    pool = {r.id: r for r in pareto_front(ok.values())}
+    for r in by_val:
+        if len(pool) >= size:
+            break
+        pool.setdefault(r.id, r)
+    return sorted(pool.values(), key=lambda r: (r.val_nmse, r.id))
+
+
+def fold_scores(record: Evaluation, problem: Problem, config: FitConfig = FOLD_FIT) -> FoldScores:
+    """The law fitted on each fold's fit rows (warm-started from its search fit) and scored
+    on that fold's validation rows; inf where it fails or predicts non-finite values."""
+    expr = parse(record.text, problem.symbols)
+    nmse = [record.val_nmse]
+    init = np.array(record.params, dtype=float) if record.params else None
+    for fit_rows_, val_rows in problem.folds:
+        structure, result = fit_rows(expr, fit_rows_, problem.n_units, config, init)
+        nmse.append(score_rows(structure, result.params, val_rows).nmse if result.ok else math.inf)
+    return FoldScores(record.id, tuple(nmse))
+
+
+def choose(records: list[Evaluation], problem: Problem, seconds: float = 20.0) -> tuple[Evaluation | None, dict]:
+    """The law to report and the fold scores behind the choice (by record id).
+
+    Candidates are re-validated best-first until ``seconds`` run out; the choice is the
+    one-standard-error rule on mean log NMSE over folds among those, the standard error taken
+    over folds. Without folds (or time) it is the one-slice rule of archive.recommend."""
+    front = pareto_front(r for r in records if r.ok)
+    if not problem.folds or not front:
+        return recommend(front), {}
+    deadline = time.monotonic() + seconds
+    scores: dict[int, FoldScores] = {}
+    for r in candidate_pool(records):
+        if time.monotonic() > deadline:
+            break
+        scores[r.id] = fold_scores(r, problem)
+    scored = [r for r in records if r.id in scores and math.isfinite(scores[r.id].log_mean)]
+    if not scored:
+        return recommend(front), scores
+    as_one = [dataclasses.replace(r, val=dataclasses.replace(r.val, nmse=math.exp(scores[r.id].log_mean)))
+              for r in scored]
+    best = min(as_one, key=lambda r: (r.val.nmse, r.complexity))
+    limit = scores[best.id].log_mean + (scores[best.id].log_se if math.isfinite(scores[best.id].log_se) else 0.0)
+    eligible = [r for r in pareto_front(as_one) if scores[r.id].log_mean <= limit]
+    pick = min(eligible, key=lambda r: (r.complexity, r.val.nmse))
+    return next(r for r in records if r.id == pick.id), scores
+
+
+def describe(selection: dict | None) -> str:
+    """How a run chose its recommended law, from the ``selection`` entry of its final.json."""
+    if selection and selection.get("rule") == "folds":
+        return (f"the simplest law within one standard error (over folds) of the best mean log validation NMSE on "
+                f"{selection.get('folds', '?')} forward-chaining validation folds carved from train")
+    return "the simplest frontier law within one standard error of the best validation NMSE (one validation slice)"

@@ -1,0 +1,75 @@
+"""Choosing the law to report on several forward-chaining validation folds."""
+
+import math
+
+import numpy as np
+import pytest
+
+from discover import select
+from discover.archive import recommend
+from discover.data import load_dataset
+from discover.evaluate import Candidate, Evaluation, evaluate
+from discover.expr import parse
+from discover.fit import FitConfig
+from discover.problem import make_problem
+from discover.score import Scores
+from discover.tasks import find_task
+
+
+def record(id: int, complexity: int, val_nmse: float, se: float = 0.01) -> Evaluation:
+    s = Scores(r2=1 - val_nmse, r2_raw=1 - val_nmse, nmse=val_nmse, nmae=val_nmse, nmse_se=se)
+    return Evaluation(id=id, text=f"p0 + p1*x**{id}", key=f"k{id}", complexity=complexity, n_params=2,
+                      origin="motif", parents=(), ok=True, reason="", names=("p0", "p1"), params=((0.0, 1.0),),
+                      fit=s, val=s, seconds=0.0)
+
+
+@pytest.fixture
+def vocab(sldbench_dir):
+    return make_problem(load_dataset(find_task("vocab"), sldbench_dir))
+
+
+def fake_folds(monkeypatch, table):
+    monkeypatch.setattr(select, "fold_scores", lambda r, problem, config=None: select.FoldScores(r.id, table[r.id]))
+
+
+def test_simplest_law_within_one_se_over_folds_beats_the_first_slice_winner(vocab, monkeypatch):
+    simple, lucky, complex_ = record(0, 5, 0.22), record(1, 12, 0.10), record(2, 20, 0.20)
+    fake_folds(monkeypatch, {0: (0.22, 0.18, 0.20), 1: (0.10, 0.9, 1.5), 2: (0.20, 0.15, 0.20)})
+    records = [simple, lucky, complex_]
+    assert recommend([simple, lucky]).id == 1  # one slice: the lucky law wins
+    chosen, scores = select.choose(records, vocab)
+    assert chosen.id == 0 and set(scores) == {0, 1, 2}
+    best = scores[2]
+    assert scores[0].log_mean <= best.log_mean + best.log_se
+
+
+def test_a_law_that_fails_on_any_fold_is_never_chosen(vocab, monkeypatch):
+    fake_folds(monkeypatch, {0: (0.5, 0.5, 0.5), 1: (0.01, math.inf, 0.01)})
+    chosen, _ = select.choose([record(0, 9, 0.5), record(1, 5, 0.01)], vocab)
+    assert chosen.id == 0
+
+
+def test_without_folds_the_one_slice_rule_applies(vocab):
+    import dataclasses
+
+    problem = dataclasses.replace(vocab, folds=())
+    records = [record(0, 5, 0.30), record(1, 9, 0.10, se=0.001)]
+    chosen, scores = select.choose(records, problem)
+    assert chosen.id == 1 and scores == {}
+
+
+def test_fold_scores_refit_the_law_below_each_fold(vocab):
+    expr = parse("p0 + p1*non_vocab_parameters**p2 + p3*num_characters**p4 + p5*vocab_size**p6", vocab.symbols)
+    r = evaluate(Candidate(expr=expr, origin="user"), vocab, FitConfig(starts=4, time_limit=5), id=0, max_params=12)
+    assert r.ok
+    f = select.fold_scores(r, vocab)
+    assert f.nmse[0] == r.val.nmse and len(f.nmse) == 1 + len(vocab.folds) == 3
+    assert all(np.isfinite(f.nmse)) and all(v < 1.0 for v in f.nmse)  # a sound law extrapolates on every fold
+    assert math.isfinite(f.log_mean) and math.isfinite(f.log_se)
+
+
+def test_candidate_pool_holds_the_frontier_and_the_best_by_validation():
+    records = [record(i, 10, 0.1 + 0.01 * i) for i in range(20)] + [record(20, 3, 0.9)]
+    pool = select.candidate_pool(records, size=5)
+    assert {r.id for r in pool} == {20, 0, 1, 2, 3}  # the simple frontier law, then the best four
+    assert [r.id for r in pool][:4] == [0, 1, 2, 3]  # best first: re-validated first when time is short
