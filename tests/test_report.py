@@ -119,6 +119,10 @@ def test_every_frontier_law_is_in_the_report_with_the_run_files_numbers(run_repo
     labels = [law.label for law in run_report.frontier]
     assert labels == [f"L{i + 1}" for i in range(len(labels))]
     assert [law.complexity for law in run_report.frontier] == sorted(law.complexity for law in run_report.frontier)
+    # the recommended law is chosen on validation folds and may lie off the frontier: it is still shown, as "R"
+    rec = run_report.recommended
+    assert rec in run_report.shown
+    assert (rec.label == "R") == (rec.id not in set(summary["frontier"]))
 
 
 def test_points_history_and_metadata_match_the_run_files(run_report, report_run_dir):

@@ -42,10 +42,10 @@ DIGITS = 3  # bench table: R² shown and compared at this many decimals (ties ar
 
 @dataclass(frozen=True)
 class LawView:
-    """One frontier law as the report shows it."""
+    """One reported law (a frontier law, or the recommended law when it lies off the frontier)."""
 
     id: int
-    label: str  # L1, L2, ... simplest first
+    label: str  # L1, L2, ... frontier laws simplest first; "R" for a recommended law off the frontier
     text: str  # scaled inputs, parameters p0..pk
     raw_text: str  # in the data's own units
     latex: str
@@ -61,6 +61,7 @@ class LawView:
     recommended: bool
     refitted: bool  # params refitted on all of train (final.json); else the search's fit-row fit
     reason: str = ""
+    on_frontier: bool = True
 
 
 @dataclass(frozen=True)
@@ -225,8 +226,13 @@ class RunReport:
         return next((law for law in self.laws if law.recommended), None)
 
     @property
-    def frontier(self) -> tuple[LawView, ...]:
+    def shown(self) -> tuple[LawView, ...]:
+        """Every law with a card: the frontier plus a recommended law that lies off it."""
         return tuple(sorted(self.laws + self.others, key=lambda law: (law.complexity, law.val.nmse)))
+
+    @property
+    def frontier(self) -> tuple[LawView, ...]:
+        return tuple(law for law in self.shown if law.on_frontier)
 
 
 @dataclass(frozen=True)
@@ -349,7 +355,7 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
             id=law.id, label="", text=law.text, raw_text=raw, latex=latex, complexity=law.complexity,
             n_params=law.n_params, origin=law.origin, names=tuple(law.names), units=units, params=tuple(law.params),
             train=final_law.train if final_law else None, val=law.val, test=final_law.test if final_law else None,
-            recommended=recommended, refitted=refitted, reason=law.reason,
+            recommended=recommended, refitted=refitted, reason=law.reason, on_frontier=law.id in front_ids,
         )
 
     if finished:
@@ -368,7 +374,8 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
         notes.append("this run has not finished (no final.json): laws are shown with their search-time fit, "
                      "without train/test scores; continue it with `discover run --resume`")
     ordered = sorted(laws + others, key=lambda law: (law.complexity, law.val.nmse, law.id))
-    labels = {law.id: f"L{i + 1}" for i, law in enumerate(ordered)}
+    labels = {law.id: f"L{i + 1}" for i, law in enumerate(x for x in ordered if x.on_frontier)}
+    labels.update({law.id: "R" for law in ordered if not law.on_frontier})
     laws = sorted((_relabel(law, labels[law.id]) for law in laws), key=lambda law: (law.complexity, law.id))
     others = sorted((_relabel(law, labels[law.id]) for law in others), key=lambda law: (law.complexity, law.id))
 

@@ -63,7 +63,7 @@ def run_context(run: RunReport) -> dict:
     """What the run section template needs: the content plus its rendered images."""
     images = {name: data_uri(svg) for name, svg in run_images(run, "svg").items()}
     extra = {"human": run.human.latex} if run.human else {}
-    return {"run": run, "images": images, "formulas": formula_images(run.frontier, extra),
+    return {"run": run, "images": images, "formulas": formula_images(run.shown, extra),
             "compact": len(run.meta.groups) * max(1, len(run.meta.targets)) > COMPACT_UNITS}
 
 

@@ -78,8 +78,9 @@ def run_markdown(run: RunReport, files: Path, rel: str, level: int = 1, prefix: 
         out += ["The human law (diamond) is fitted on the same fit rows and scored on the same validation rows "
                 "as the discovered laws.", ""]
     rows = []
-    for law in run.frontier:
-        rows.append([law.label + (" ★" if law.recommended else ""), str(law.complexity), str(law.n_params),
+    for law in run.shown:
+        label = law.label + (" ★" if law.recommended else "") + ("" if law.on_frontier else " (off the frontier)")
+        rows.append([label, str(law.complexity), str(law.n_params),
                      law.origin, _num(law.train.r2) if law.train else "—", _num(law.val.r2),
                      _num(law.test.r2) if law.test else "—", _sig(law.test.nmse) if law.test else "—",
                      _sig(law.test.nmae) if law.test else "—", f"`{law.text}`"])
@@ -94,7 +95,7 @@ def run_markdown(run: RunReport, files: Path, rel: str, level: int = 1, prefix: 
                    "formula"], rows, right={1, 2, 4, 5, 6, 7, 8})
     if m.scales_note:
         out += [f"Formulas use {m.scales_note}.", ""]
-    for law in run.frontier:
+    for law in run.shown:
         out += _law(law, hhh)
     if run.human is not None:
         hu = run.human
@@ -127,7 +128,7 @@ def run_markdown(run: RunReport, files: Path, rel: str, level: int = 1, prefix: 
 
 
 def _law(law: LawView, h: str) -> list[str]:
-    tag = " (recommended)" if law.recommended else ""
+    tag = (" (recommended)" if law.recommended else "") + ("" if law.on_frontier else ", off the frontier")
     out = [f"{h} {law.label}{tag}", "", "$$", law.latex or law.text, "$$", "",
            f"`{law.text}` — complexity {law.complexity}, {law.n_params} parameters, from {law.origin}, "
            f"candidate #{law.id}.", ""]
