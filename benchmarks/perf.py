@@ -6,9 +6,10 @@ R² of the recommended law after 30 s, 120 s and 300 s of search.
 The discover side reads the runs of a finished ``discover bench --budget 300`` folder rather
 than searching again: a run with seed S evaluates the same candidates in the same order
 whatever its budget (the budget only decides where it stops), so the archive after the
-first 30 s of a 300 s run is the archive of a 30 s run. At each checkpoint the recommended
-law of that archive is refitted on train and scored on test, as at the end of a run;
-nothing flows back into any search. Figures are means over the folder's seeds.
+first 30 s of a 300 s run is the archive of a 30 s run (up to the timing of fits). At each
+checkpoint the law is chosen from that archive as a run of that budget would choose it (the
+validation folds of select.py, with the same time for it), then refitted on train and scored
+on test; nothing flows back into any search. Figures are means over the folder's seeds.
 
 On the single-group, single-target tasks, gplearn's SymbolicRegressor gets the same scaled
 inputs and training rows. Its checkpoints are in CPU seconds of its own process, so other
@@ -30,14 +31,15 @@ from pathlib import Path
 
 import numpy as np
 
-from discover.archive import Archive, recommend
+from discover.archive import Archive
 from discover.data import load_dataset
 from discover.final import finalize
 from discover.fit import FitConfig
 from discover.problem import make_problem, rows
-from discover.runner import search_config_from_dict, spec_from_dict
+from discover.runner import search_config_from_dict, selection_seconds, spec_from_dict
 from discover.runstore import RunStore
 from discover.score import score
+from discover.select import choose
 
 FINAL_FIT = FitConfig(starts=12, time_limit=15)
 
@@ -64,7 +66,7 @@ def discover_run(path: Path, checkpoints: list[float], data_dir: str | None) -> 
     r2 = {}
     for cp in checkpoints:
         archive = Archive(r for r, ti in zip(records, t, strict=True) if ti <= cp)
-        rec = recommend(archive.frontier())
+        rec, _ = choose(list(archive.by_key.values()), problem, selection_seconds(cp))
         r2[cp] = finalize([rec], rec.id, problem, ds, FINAL_FIT)[0].test.r2 if rec else -1.0
     elapsed = float(t[-1]) if len(t) else 0.0
     return {"task": task.name, "evaluated": len(records), "rate": len(records) / max(elapsed, 1e-9),

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+import sympy as sp
 
 from discover.archive import pareto_front, recommend
 from discover.data import load_dataset
@@ -122,6 +123,35 @@ def test_additive_compositions_sum_per_input_shapes_within_the_cap():
     env = {**x, **{q.name: 1.0 for q in params_of(full)}}
     assert set(inputs_of(full)) == set(names) and np.all(np.isfinite(compile_expr(full)(env)))
     assert [name for name, _ in additive_compositions(best, max_params=5)] == ["sum of per-input shapes in lr, N"]
+
+
+def test_an_input_with_an_optimum_gets_one_that_moves_with_the_other_inputs():
+    from discover.expr import params_of
+    from discover.search.motifs import has_interior_optimum, moving_optima
+
+    names = ["lr", "N", "D"]
+    best = [parse(t, names) for t in ("p0 + p1*log(lr) + p2*log(lr)**2", "p0 + p1*N**p2", "p0*D**p1 + p2")]
+    moved = moving_optima(best, ["lr"], max_params=12)
+    assert [name for name, _ in moved] == ["sum of per-input shapes, optimum of lr with N, D",
+                                           "sum of per-input shapes, optimum of lr with N",
+                                           "sum of per-input shapes, optimum of lr with D"]
+    full = moved[0][1]
+    assert len(params_of(full)) == 1 + 4 + 2 + 2  # constant, c*(log lr - d - e*log N - f*log D)**2, two shapes
+    # the optimum in lr sits where log(lr) = d + e*log(N) + f*log(D): it moves with N and D
+    squares = [a for a in sp.preorder_traversal(full) if isinstance(a, sp.Pow) and a.exp == 2]
+    assert [set(inputs_of(sq.base)) for sq in squares] == [{"lr", "N", "D"}]
+    env = {q.name: 0.5 for q in params_of(full)} | {"lr": np.array([0.5, 2.0]), "N": np.ones(2), "D": np.ones(2)}
+    assert np.all(np.isfinite(compile_expr(full)(env)))
+    # no input with an optimum (or a single input): nothing to move
+    assert moving_optima(best, [], 12) == []
+    assert moving_optima(best[:1], ["lr"], 12) == []
+    # an optimum is an interior extremum of the fitted one-input law, for most units
+    quad = parse("p0 + p1*log(lr) + p2*log(lr)**2", names)
+    assert has_interior_optimum(quad, "lr", ["p0", "p1", "p2"], [(3.0, 0.0, 1.0), (3.0, 0.1, 1.0)], 0.1, 10.0)
+    assert not has_interior_optimum(quad, "lr", ["p0", "p1", "p2"], [(3.0, 5.0, 1.0)], 0.1, 10.0)  # min at 0.08
+    assert not has_interior_optimum(quad, "lr", ["p0", "p1", "p2"], [(3.0, -1.0, 0.0)], 0.1, 10.0)  # monotone
+    assert [name for name, _ in moving_optima(best, ["lr"], max_params=8)] == [name for name, _ in moved[1:]]
+    assert moving_optima(best, ["lr"], max_params=7) == []
 
 
 def test_generation_zero_tries_the_sum_of_the_best_per_input_shapes(parallel):

@@ -31,7 +31,7 @@ from discover.fit import FitConfig
 from discover.problem import Problem
 from discover.runstore import RunStore
 from discover.search.gp import make_toolbox
-from discover.search.motifs import additive_compositions, motifs
+from discover.search.motifs import additive_compositions, has_interior_optimum, motifs, moving_optima
 
 MAX_COMPLEXITY = 80
 
@@ -182,7 +182,11 @@ class Search:
             if len(used) == 1 and (used[0] not in best_1d or r.val_nmse < best_1d[used[0]].val_nmse):
                 best_1d[used[0]] = r
         ranked = sorted(best_1d.values(), key=lambda r: (r.val_nmse, r.id))
-        for name, expr in additive_compositions([self._expr(r) for r in ranked], self.config.max_params):
+        shapes = [self._expr(r) for r in ranked]
+        knobs = [x for x in best_1d if self._has_optimum(x, done)]
+        composed = (additive_compositions(shapes, self.config.max_params)
+                    + moving_optima(shapes, knobs, self.config.max_params))
+        for name, expr in composed:
             r = self._evaluate(Candidate(expr=expr, origin="motif", parents=tuple(r.id for r in ranked), note=name))
             if r is not None and r.ok:
                 done.append(r)
@@ -190,6 +194,12 @@ class Search:
             self.islands[i % len(self.islands)].append(r)
         for i in range(len(self.islands)):
             self.islands[i] = self._survivors(self.islands[i])
+
+    def _has_optimum(self, x: str, done: list[Evaluation]) -> bool:
+        """Whether the quadratic-in-log motif in ``x`` found an optimum inside x's fit range."""
+        quad = next((r for r in done if r.note == f"quadratic in log in {x}"), None)
+        lo, hi = float(np.min(self.problem.fit.X[x])), float(np.max(self.problem.fit.X[x]))
+        return quad is not None and has_interior_optimum(self._expr(quad), x, quad.names, quad.params, lo, hi)
 
     def _survivors(self, pool: list[Evaluation]) -> list[Evaluation]:
         unique: dict[str, Evaluation] = {}

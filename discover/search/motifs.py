@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from itertools import combinations
 
+import numpy as np
 import sympy as sp
 
 from discover.expr import PARAM_RE, collapse_constants, params_of, renumber
@@ -141,25 +142,90 @@ def motifs(symbols: Sequence[str], positive: dict[str, bool], nonnegative: dict[
 
 
 
+def _shapes(best_1d: Sequence[sp.Expr]) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """(input, shape without its constant term) of each one-input law."""
+    shapes = []
+    for expr in best_1d:
+        x = [s for s in expr.free_symbols if not PARAM_RE.match(s.name)]
+        _, shape = expr.as_independent(*x, as_Add=True)
+        if len(x) == 1 and shape != 0:
+            shapes.append((x[0], shape))
+    return shapes
+
+
+def _fresh(shape: sp.Expr, p: _Params) -> sp.Expr:
+    return shape.xreplace({q: p() for q in params_of(shape)})
+
+
 def additive_compositions(best_1d: Sequence[sp.Expr], max_params: int) -> list[tuple[str, sp.Expr]]:
     """Sums of per-input shapes. ``best_1d`` holds each input's best one-input law (as
     fitted in generation 0), strongest first. Each shape loses its constant term; the sum of
     the first k shapes, plus one constant, is a candidate for k = 2 .. all inputs (within the
     parameter cap). A data-driven additive model that the search then refines."""
-    shapes: list[tuple[str, sp.Expr]] = []
-    for expr in best_1d:
-        x = [s for s in expr.free_symbols if not PARAM_RE.match(s.name)]
-        _, shape = expr.as_independent(*x, as_Add=True)
-        if len(x) == 1 and shape != 0:
-            shapes.append((x[0].name, shape))
     out: list[tuple[str, sp.Expr]] = []
     p = _Params()
     total, used = p(), []
-    for name, shape in shapes:
-        fresh = shape.xreplace({q: p() for q in params_of(shape)})
+    for x, shape in _shapes(best_1d):
+        fresh = _fresh(shape, p)
         if len(params_of(total + fresh)) > max_params:
             break
-        total, used = total + fresh, used + [name]
+        total, used = total + fresh, used + [x.name]
         if len(used) >= 2:
             out.append((f"sum of per-input shapes in {', '.join(used)}", renumber(collapse_constants(total))))
     return out
+
+
+def has_interior_optimum(expr: sp.Expr, x: str, names: Sequence[str], params: Sequence[Sequence[float]],
+                         lo: float, hi: float) -> bool:
+    """Whether a fitted one-input law has its minimum or maximum strictly inside [lo, hi]
+    (log grid, positive x) for at least half of the fit units: an optimum, or a U, in x."""
+    if not 0 < lo < hi or not params:
+        return False
+    from discover.expr import compile_expr
+
+    f, grid = compile_expr(expr), np.geomspace(lo, hi, 41)
+    hits = 0
+    for unit in params:
+        y = f({x: grid, **dict(zip(names, unit, strict=False))}) * np.ones_like(grid)
+        if np.all(np.isfinite(y)) and np.ptp(y) > 0:
+            hits += int(0 < np.argmin(y) < len(y) - 1 or 0 < np.argmax(y) < len(y) - 1)
+    return hits * 2 >= len(params)
+
+
+MOST_MOVING = 6
+
+
+def moving_optima(best_1d: Sequence[sp.Expr], knobs: Sequence[str], max_params: int) -> list[tuple[str, sp.Expr]]:
+    """The sum of per-input shapes in which each input with an optimum (``knobs``, see
+    has_interior_optimum) gets one that moves as a power law of other inputs: its shape
+    becomes ``c*(log(x) - d - e*log(y) ...)**2``.
+
+    Optima that shift with scale are common (a best setting that depends on size); this is a
+    generic interaction, built only for inputs whose fitted shape has an optimum. First
+    every such input moving with all the other inputs, then one such input at a time, then each
+    with one other input, within the parameter cap; at most ``MOST_MOVING`` candidates."""
+    shapes = _shapes(best_1d)
+    knobs = [x for x, _ in shapes if x.name in knobs]
+    if len(shapes) < 2 or not knobs:
+        return []
+    others = [x for x, _ in shapes if x not in knobs] or [x for x, _ in shapes]
+    plans: list[dict[sp.Symbol, list[sp.Symbol]]] = [{k: [y for y in others if y != k] for k in knobs}]
+    if len(knobs) > 1:
+        plans += [{k: [y for y in others if y != k]} for k in knobs]
+    plans += [{k: [y]} for k in knobs for y in others if y != k]
+    out: list[tuple[str, sp.Expr]] = []
+    for plan in plans:
+        if not any(plan.values()):
+            continue
+        p = _Params()
+        total = p()
+        for x, shape in shapes:
+            if plan.get(x):
+                center = p() + sum(p() * sp.log(y) for y in plan[x])
+                total += p() * (sp.log(x) - center) ** 2
+            else:
+                total += _fresh(shape, p)
+        if len(params_of(total)) <= max_params:
+            moves = "; ".join(f"{k.name} with {', '.join(y.name for y in ys)}" for k, ys in plan.items() if ys)
+            out.append((f"sum of per-input shapes, optimum of {moves}", renumber(total)))
+    return out[:MOST_MOVING]
