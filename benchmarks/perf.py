@@ -9,7 +9,8 @@ whatever its budget (the budget only decides where it stops), so the archive aft
 first 30 s of a 300 s run is the archive of a 30 s run (up to the timing of fits). At each
 checkpoint the law is chosen from that archive as a run of that budget would choose it (the
 validation folds of select.py, with the same time for it), then refitted on train and scored
-on test; nothing flows back into any search. Figures are means over the folder's seeds.
+on test; nothing flows back into any search. A checkpoint at or past the run's end reads the
+run's own final.json. Figures are means over the folder's seeds.
 
 On the single-group, single-target tasks, gplearn's SymbolicRegressor gets the same scaled
 inputs and training rows. Its checkpoints are in CPU seconds of its own process, so other
@@ -26,7 +27,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +67,13 @@ def discover_run(path: Path, checkpoints: list[float], data_dir: str | None) -> 
     problem = make_problem(ds, seed=seed)
     records = store.records()
     t = record_times(store, records)
+    final = store.read_json("final.json", default={}) or {}
+    reported = next((law["test"]["r2"] for law in final.get("laws", []) if law.get("recommended")), None)
     r2 = {}
     for cp in checkpoints:
+        if reported is not None and len(t) and cp >= t[-1]:
+            r2[cp] = reported  # the whole run: its own reported law, no replay needed
+            continue
         archive = Archive(r for r, ti in zip(records, t, strict=True) if ti <= cp)
         rec, _ = choose(list(archive.by_key.values()), problem, selection_seconds(cp))
         r2[cp] = finalize([rec], rec.id, problem, ds, FINAL_FIT)[0].test.r2 if rec else -1.0
@@ -102,14 +111,26 @@ def main() -> None:
     ap.add_argument("--no-gplearn", action="store_true")
     ap.add_argument("--gplearn-seeds", type=int, default=1, help="gplearn runs per task (default 1)")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--jobs", type=int, default=1, help="processes for replays and gplearn (default 1)")
     args = ap.parse_args()
     checkpoints = [float(c) for c in args.checkpoints.split(",")]
-    by_task: dict[str, list[dict]] = {}
-    for path in sorted(Path(args.bench, "runs").glob("*/seed*")):
-        if (path / "candidates.jsonl").exists():
-            by_task.setdefault(path.parent.name, []).append(discover_run(path, checkpoints, args.data_dir))
-    if not by_task:
+    paths = [p for p in sorted(Path(args.bench, "runs").glob("*/seed*")) if (p / "candidates.jsonl").exists()]
+    if not paths:
         raise SystemExit(f"no runs under {args.bench}/runs")
+    by_task: dict[str, list[dict]] = {}
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for path, run in zip(paths, pool.map(discover_run, paths, repeat(checkpoints), repeat(args.data_dir)),
+                             strict=True):
+            by_task.setdefault(path.parent.name, []).append(run)
+            print(f"replayed {path.parent.name}/{path.name}", file=sys.stderr, flush=True)
+        # gplearn on the single-group, single-target tasks, in the same pool (CPU-time budgets)
+        jobs = [] if args.no_gplearn else [(task, seed, r) for task, runs in by_task.items() if runs[0]["single"]
+                                           for seed, r in enumerate(runs[: args.gplearn_seeds])]
+        curves = pool.map(gplearn_curve, [r["ds"] for _, _, r in jobs], [r["problem"] for _, _, r in jobs],
+                          repeat(checkpoints), [seed for _, seed, _ in jobs])
+        gp: dict[str, list[dict]] = {}
+        for (task, _, _), curve in zip(jobs, curves, strict=True):
+            gp.setdefault(task, []).append(curve)
     cps = " | ".join(f"R² @{c:g}s" for c in checkpoints)
     print(f"| task | seeds | cand/s | median fit (s) | {cps} | gplearn {cps.replace('| R²', '| gplearn R²')} |")
     print("|" + "---|" * (4 + 2 * len(checkpoints)))
@@ -118,9 +139,8 @@ def main() -> None:
         row = {"task": task, "seeds": len(runs), "rate": statistics.mean(r["rate"] for r in runs),
                "median_fit_s": statistics.mean(r["median_fit_s"] for r in runs),
                "r2": {c: statistics.mean(r["r2"][c] for r in runs) for c in checkpoints}, "gplearn": None}
-        if runs[0]["single"] and not args.no_gplearn:
-            picked = runs[: args.gplearn_seeds]
-            g = [gplearn_curve(r["ds"], r["problem"], checkpoints, seed) for seed, r in enumerate(picked)]
+        if task in gp:
+            g = gp[task]
             row["gplearn"] = {c: statistics.mean(x["r2"][c] for x in g) for c in checkpoints}
             row["gplearn_programs"] = [x["program"] for x in g]
         cells = [task.replace("_scaling_law", ""), str(row["seeds"]), f"{row['rate']:.1f}",
