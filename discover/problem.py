@@ -121,7 +121,9 @@ def selection_folds(ds: Dataset, rest: np.ndarray, scales: dict[str, float], see
     """Forward-chaining folds inside the rows left after validation: the validation rule
     applied again to those rows holds out the next slice (the next-largest scale, or another
     random share); parameters are fitted on what lies below it. ``k`` folds at most; fewer
-    when the rule runs out of rows. Used to choose the law to report (select.py)."""
+    when the rule runs out of rows, or when a fold's fit rows would hold fewer distinct values
+    of an input than the rows before (up to 3): a fold fitted on a single value of an input
+    cannot judge any law in that input. Used to choose the law to report (select.py)."""
     from discover.errors import UserError
     from discover.holdout import holdout_mask
 
@@ -136,9 +138,16 @@ def selection_folds(ds: Dataset, rest: np.ndarray, scales: dict[str, float], see
         fit_idx = idx[~held]
         if len(np.unique(ds.train.group[fit_idx])) < G:
             break  # a group would have no rows to fit
+        if _too_narrow(ds.train, fit_idx, idx):
+            break  # an input would lose the spread that identifies its terms
         out.append((rows(ds.train.take(fit_idx), G, scales), rows(ds.train.take(idx[held]), G, scales)))
         idx = fit_idx
     return tuple(out)
+
+
+def _too_narrow(split: Split, fit_idx: np.ndarray, before: np.ndarray, enough: int = 3) -> bool:
+    """Whether some input has fewer distinct values in ``fit_idx`` than min(enough, in ``before``)."""
+    return any(len(np.unique(v[fit_idx])) < min(enough, len(np.unique(v[before]))) for v in split.X.values())
 
 
 def _subsample(split: Split, cap: int, seed: int) -> Split:

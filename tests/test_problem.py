@@ -74,3 +74,17 @@ def test_random_rules_give_other_random_folds(sldbench_dir):
 
     first, second = keyed(p.val), keyed(p.folds[0][1])
     assert first and second and not first & second  # disjoint slices of the training rows
+
+
+def test_no_fold_is_fitted_on_too_few_values_of_an_input(sldbench_dir):
+    # parallel: train holds parallel sizes 1, 2, 4; validation takes 4, a fold below it would be
+    # fitted on size 1 alone and could not judge any law in parallel_size: no such fold
+    parallel = make_problem(load_dataset(find_task("parallel"), sldbench_dir))
+    assert len(np.unique(parallel.fit.X["parallel_size"])) == 2
+    assert parallel.folds == ()
+    for name in ("vocab", "moe", "lr_bsz"):
+        problem = make_problem(load_dataset(find_task(name), sldbench_dir))
+        assert problem.folds
+        for fit, _ in problem.folds:
+            for s in problem.symbols:
+                assert len(np.unique(fit.X[s])) >= min(3, len(np.unique(problem.fit.X[s])))
