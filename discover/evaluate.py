@@ -127,8 +127,19 @@ def evaluate(candidate: Candidate, problem: Problem, config: FitConfig, id: int,
 EXTRAPOLATION_MARGIN = 1.0  # in units of the training target's range
 
 
+def inside_problem(structure, params: np.ndarray, problem: Problem) -> str:
+    """Why the law cannot be trusted on other mixes of its shares inputs ('' if it can)."""
+    if problem.inside is None:
+        return ""
+    pred = predict(structure, params, problem.inside.X, problem.inside.unit)
+    return "" if np.all(np.isfinite(pred)) else "not finite on other mixes of the shares inputs"
+
+
 def extrapolation_problem(structure, params: np.ndarray, problem: Problem) -> str:
-    """Why the law cannot be trusted further out along the holdout axes ('' if it can)."""
+    """Why the law cannot be trusted on other mixes of its shares inputs, or further out along
+    the holdout axes ('' if it can)."""
+    if note := inside_problem(structure, params, problem):
+        return note
     probe = problem.probe
     if probe is None:
         return ""

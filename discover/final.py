@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from discover.data import Dataset
-from discover.evaluate import Evaluation, score_rows
+from discover.evaluate import Evaluation, inside_problem, score_rows
 from discover.expr import parse
 from discover.fit import FitConfig, analyse, fit
 from discover.problem import Problem, rows
@@ -52,7 +52,10 @@ class FinalLaw:
 
 def finalize(laws: list[Evaluation], recommended_id: int | None, problem: Problem, ds: Dataset,
              config: FitConfig) -> list[FinalLaw]:
-    """Refit each law on all training rows (warm-started from its search fit) and score test."""
+    """Refit each law on all training rows (warm-started from its search fit) and score test.
+
+    A refit that breaks where the search fit held (evaluate.inside_problem) is dropped for the
+    search fit, with the reason recorded."""
     test_rows = rows(ds.test, len(problem.groups), problem.scales)
     out = []
     for r in laws:
@@ -60,13 +63,16 @@ def finalize(laws: list[Evaluation], recommended_id: int | None, problem: Proble
         structure = analyse(expr)
         init = np.array(r.params, dtype=float) if r.params else None
         result = fit(structure, problem.train.X, problem.train.y, problem.train.unit, problem.n_units, config, init)
+        found, reason = result.params, result.reason
+        if result.ok and init is not None and inside_problem(structure, found, problem):
+            found, reason = init, "refit on all of train breaks on other mixes of the shares inputs; search fit kept"
         if result.ok:
-            train_s = score_rows(structure, result.params, problem.train)
-            test_s = score_rows(structure, result.params, test_rows)
-            params = tuple(tuple(float(v) for v in row) for row in result.params)
+            train_s = score_rows(structure, found, problem.train)
+            test_s = score_rows(structure, found, test_rows)
+            params = tuple(tuple(float(v) for v in row) for row in found)
         else:
             train_s, test_s, params = FAILED, FAILED, ()
         out.append(FinalLaw(id=r.id, text=r.text, complexity=r.complexity, n_params=r.n_params, origin=r.origin,
                             names=result.names, params=params, train=train_s, val=r.val, test=test_s,
-                            recommended=r.id == recommended_id, reason=result.reason))
+                            recommended=r.id == recommended_id, reason=reason))
     return out

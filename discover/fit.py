@@ -185,11 +185,7 @@ class _Problem:
         d[~(d > 0) | ~np.isfinite(d)] = 1.0
         Gs = G / d[:, :, None] / d[:, None, :]
         bs = b / d
-        Gs = Gs + 1e-12 * np.eye(self.L)
-        try:
-            c = np.linalg.solve(Gs, bs[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            c = np.einsum("ulk,uk->ul", np.linalg.pinv(Gs, rcond=1e-12), bs)
+        c = solve_units(Gs + 1e-12 * np.eye(self.L), bs)
         return np.nan_to_num(c / d, nan=0.0, posinf=0.0, neginf=0.0)
 
     def pad(self, a: np.ndarray) -> np.ndarray:
@@ -231,10 +227,7 @@ class _Problem:
             diag = np.einsum("ujj->uj", JtJ).copy()
             diag[diag <= 0] = 1.0
             A = JtJ + (lam[:, None] * diag)[:, :, None] * np.eye(self.m)
-            try:
-                step = np.linalg.solve(A, -Jtr[..., None])[..., 0]
-            except np.linalg.LinAlgError:
-                step = -np.einsum("ujk,uk->uj", np.linalg.pinv(A), Jtr)
+            step = solve_units(A, -Jtr)
             step = np.where(np.isfinite(step) & active[:, None], step, 0.0)
             trial = theta + step
             r_new, _ = self.evaluate(trial)
@@ -293,6 +286,22 @@ class _Problem:
                                      "huber": lambda: np.where(z <= 1, z, 2 * np.sqrt(z) - 1),
                                      "cauchy": lambda: np.log1p(z)}[loss]()
         return np.bincount(self.unit, weights=rho, minlength=self.U)
+
+
+def solve_units(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x with A[u] @ x[u] = b[u] for each unit: the least-norm solution where A[u] is singular,
+    zeros where the system is not finite (a diverged start, say)."""
+    x = np.zeros(b.shape)
+    good = np.isfinite(A).all(axis=(1, 2)) & np.isfinite(b).all(axis=1)
+    try:
+        x[good] = np.linalg.solve(A[good], b[good][..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        for u in np.flatnonzero(good):
+            try:
+                x[u] = np.linalg.lstsq(A[u], b[u], rcond=None)[0]
+            except np.linalg.LinAlgError:
+                pass  # stays zero
+    return x
 
 
 def start_points(m: int, count: int, rng: np.random.Generator) -> np.ndarray:

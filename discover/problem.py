@@ -11,6 +11,7 @@ conditioned. Scales are part of a run's record and of every exported formula.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -49,6 +50,7 @@ class Problem:
     val: Rows  # validation, the held-out largest-scale training rows: selection uses these
     train: Rows  # all train: final refit
     probe: Rows | None = None  # validation rows pushed further out along the holdout rule's inputs
+    inside: Rows | None = None  # mixes of the shares inputs (see shares_probe) a law must stay finite on
     folds: tuple[tuple[Rows, Rows], ...] = ()  # earlier (fit, validation) folds, see selection_folds
 
     @property
@@ -109,6 +111,7 @@ def make_problem(ds: Dataset, seed: int = 0, max_fit_rows: int = MAX_FIT_ROWS) -
         val=val,
         train=train,
         probe=extrapolation_probe(val, train, axes),
+        inside=shares_probe(ds.train, G, scales, seed),
         folds=selection_folds(ds, ~mask, scales, seed),
     )
 
@@ -177,3 +180,57 @@ def extrapolation_probe(val: Rows, train: Rows, axes: list[str]) -> Rows | None:
         x = train.X[a]
         X[a] = X[a] * PROBE_FACTOR if np.all(x > 0) else X[a] + (x.max() - x.min())
     return Rows(X=X, y=val.y, unit=val.unit, n=val.n, n_targets=val.n_targets)
+
+
+def shares(split: Split) -> tuple[str, ...]:
+    """The largest set of (two or more) non-negative, varying inputs whose sum is the same on
+    every row: shares of a whole, such as the proportions of a data mixture. () if none."""
+    names = [k for k, v in split.X.items() if len(v) and v.min() >= 0 and np.ptp(v) > 0]
+    if len(names) > 12:
+        return ()  # too many subsets to try; no share detection
+    for size in range(len(names), 1, -1):
+        for subset in itertools.combinations(names, size):
+            total = np.sum([split.X[k] for k in subset], axis=0)
+            if total.mean() > 0 and np.ptp(total) <= 1e-9 * total.mean():
+                return subset
+    return ()
+
+
+SHARE_MIXES = 200
+
+
+def shares_probe(split: Split, n_groups: int, scales: dict[str, float], seed: int,
+                 count: int = SHARE_MIXES) -> Rows | None:
+    """Training rows with their shares inputs replaced by other mixes of the same whole.
+
+    Each share is drawn within its training range, the sum kept, and often set to the lowest
+    or highest value the others leave it (a share absent from a mix, say). A law may only make sense between the
+    mixes it was fitted on if it breaks on mixes a user will ask about next; it must stay
+    finite on all of these. The other inputs keep the values of the row they replace."""
+    names = shares(split)
+    if not names:
+        return None
+    rng = np.random.default_rng(seed)
+    lo = np.array([split.X[k].min() for k in names])
+    hi = np.array([split.X[k].max() for k in names])
+    whole = float(np.mean(np.sum([split.X[k] for k in names], axis=0)))
+    mixes = np.array([_mix(lo, hi, whole, rng) for _ in range(count)])
+    picked = split.take(rng.integers(0, len(split), count))
+    X = dict(picked.X)
+    X.update({k: mixes[:, i] for i, k in enumerate(names)})
+    return rows(type(split)(X=X, Y=picked.Y, group=picked.group), n_groups, scales)
+
+
+def _mix(lo: np.ndarray, hi: np.ndarray, whole: float, rng: np.random.Generator) -> np.ndarray:
+    """A random point with lo <= x <= hi and sum(x) == whole (coordinates in random order)."""
+    x = np.empty(len(lo))
+    left = whole
+    order = rng.permutation(len(lo))
+    for j, i in enumerate(order[:-1]):
+        rest = order[j + 1:]
+        a, b = max(lo[i], left - hi[rest].sum()), min(hi[i], left - lo[rest].sum())
+        u = rng.random()
+        x[i] = a if u < 0.3 else max(a, b) if u < 0.5 else rng.uniform(a, max(a, b))
+        left -= x[i]
+    x[order[-1]] = left
+    return x

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from discover.archive import pareto_front, recommend
-from discover.evaluate import Evaluation, fit_rows, score_rows
+from discover.evaluate import Evaluation, fit_rows, inside_problem, score_rows
 from discover.expr import parse
 from discover.fit import FitConfig
 from discover.problem import Problem
@@ -58,13 +58,15 @@ def candidate_pool(records: list[Evaluation], size: int = POOL) -> list[Evaluati
 
 def fold_scores(record: Evaluation, problem: Problem, config: FitConfig = FOLD_FIT) -> FoldScores:
     """The law fitted on each fold's fit rows (warm-started from its search fit) and scored
-    on that fold's validation rows; inf where it fails or predicts non-finite values."""
+    on that fold's validation rows; inf where it fails, predicts non-finite values, or breaks
+    on other mixes of the shares inputs (evaluate.inside_problem)."""
     expr = parse(record.text, problem.symbols)
     nmse = [record.val_nmse]
     init = np.array(record.params, dtype=float) if record.params else None
     for fit_rows_, val_rows in problem.folds:
         structure, result = fit_rows(expr, fit_rows_, problem.n_units, config, init)
-        nmse.append(score_rows(structure, result.params, val_rows).nmse if result.ok else math.inf)
+        ok = result.ok and not inside_problem(structure, result.params, problem)
+        nmse.append(score_rows(structure, result.params, val_rows).nmse if ok else math.inf)
     return FoldScores(record.id, tuple(nmse))
 
 

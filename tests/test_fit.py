@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from discover.expr import parse
-from discover.fit import FitConfig, analyse, fit, predict
+from discover.fit import FitConfig, analyse, fit, predict, solve_units
 
 
 def synthetic(rng, groups=1, n=60):
@@ -98,3 +98,12 @@ def test_diverging_starts_do_not_spam_warnings():
         warnings.simplefilter("error")
         r = fit(s, {"N": N}, y, np.zeros(50, dtype=int), 1, FitConfig(starts=12))
     assert r.ok
+
+
+def test_per_unit_solves_survive_singular_and_overflowing_systems():
+    A = np.array([np.diag([2.0, 4.0]), [[1.0, 1.0], [1.0, 1.0]], [[np.inf, 0.0], [0.0, 1.0]]])
+    b = np.array([[2.0, 4.0], [2.0, 2.0], [1.0, 1.0]])
+    x = solve_units(A, b)  # one singular unit used to make the whole batch fall back to an SVD that can fail
+    np.testing.assert_allclose(x[0], [1.0, 1.0])
+    np.testing.assert_allclose(x[1], [1.0, 1.0])  # least-norm solution of x0 + x1 = 2
+    np.testing.assert_array_equal(x[2], [0.0, 0.0])  # a diverged unit gets no step, not a crash

@@ -3,7 +3,10 @@
 import numpy as np
 
 from discover.data import load_dataset
-from discover.problem import make_problem
+from discover.evaluate import inside_problem
+from discover.expr import parse
+from discover.fit import analyse, predict
+from discover.problem import make_problem, shares
 from discover.tasks import find_task
 
 
@@ -88,3 +91,29 @@ def test_no_fold_is_fitted_on_too_few_values_of_an_input(sldbench_dir):
         for fit, _ in problem.folds:
             for s in problem.symbols:
                 assert len(np.unique(fit.X[s])) >= min(3, len(np.unique(problem.fit.X[s])))
+
+
+def test_mixture_proportions_are_shares_and_their_probe_holds_other_mixes(sldbench_dir):
+    ds = load_dataset(find_task("domain_mixture"), sldbench_dir)
+    names = tuple(f"proportion_domain_{i}" for i in range(1, 6))
+    assert shares(ds.train) == names
+    assert shares(load_dataset(find_task("vocab"), sldbench_dir).train) == ()
+    inside = make_problem(ds).inside
+    mixes = np.column_stack([inside.X[k] for k in names])
+    np.testing.assert_allclose(mixes.sum(axis=1), 1.0)
+    train = np.column_stack([ds.train.X[k] for k in names])
+    assert np.all(mixes >= train.min(axis=0) - 1e-12) and np.all(mixes <= train.max(axis=0) + 1e-12)
+    seen = {tuple(r) for r in train.round(9)}
+    assert sum(tuple(r) not in seen for r in mixes.round(9)) > len(mixes) // 2  # mostly new mixes
+    assert all(np.any(mixes[:, i] == 0) for i in range(5))  # each share is sometimes absent
+    assert make_problem(load_dataset(find_task("vocab"), sldbench_dir)).inside is None
+
+
+def test_a_law_that_breaks_on_other_mixes_is_rejected(sldbench_dir):
+    p = make_problem(load_dataset(find_task("domain_mixture"), sldbench_dir))
+    # finite on every training mix (proportion 4 + 5 >= 0.25 there), not where the others are at their highest
+    law = analyse(parse("log(proportion_domain_4 + proportion_domain_5 - p0)", p.symbols))
+    params = np.full((p.n_units, 1), 0.23)
+    assert np.all(np.isfinite(predict(law, params, p.train.X, p.train.unit)))
+    assert "other mixes" in inside_problem(law, params, p)
+    assert inside_problem(law, np.full((p.n_units, 1), 0.1), p) == ""
