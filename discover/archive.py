@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from discover.evaluate import Evaluation
 
@@ -49,15 +49,17 @@ def pareto_front(records: Iterable[Evaluation]) -> list[Evaluation]:
     return front
 
 
-def recommend(front: list[Evaluation]) -> Evaluation | None:
+def recommend(front: list[Evaluation], flawed: Callable[[Evaluation], bool] = lambda r: False) -> Evaluation | None:
     """The law to report, by the one-standard-error rule: the simplest frontier law whose
     validation NMSE is within one standard error of the best law's (the standard error of
     its NMSE over the validation rows). Validation is one held-out slice; smaller
-    differences are not evidence that the more complex law extrapolates better.
+    differences are not evidence that the more complex law extrapolates better. Laws for
+    which ``flawed`` is true come after all others within that standard error (pass all
+    laws, not only the frontier, for the preference to reach past a flawed frontier law).
     """
     if not front:
         return None
     best = min(front, key=lambda r: (r.val_nmse, r.complexity))
     se = best.val.nmse_se if math.isfinite(best.val.nmse_se) else 0.0
     limit = best.val_nmse + se
-    return min((r for r in front if r.val_nmse <= limit), key=lambda r: (r.complexity, r.val_nmse))
+    return min((r for r in front if r.val_nmse <= limit), key=lambda r: (flawed(r), r.complexity, r.val_nmse))

@@ -131,8 +131,18 @@ def inside_problem(structure, params: np.ndarray, problem: Problem) -> str:
     """Why the law cannot be trusted on other mixes of its shares inputs ('' if it can)."""
     if problem.inside is None:
         return ""
-    pred = predict(structure, params, problem.inside.X, problem.inside.unit)
+    with np.errstate(all="ignore"):
+        pred = predict(structure, params, problem.inside.X, problem.inside.unit)
     return "" if np.all(np.isfinite(pred)) else "not finite on other mixes of the shares inputs"
+
+
+def edge_problem(structure, params: np.ndarray, problem: Problem) -> str:
+    """Why the law breaks just past the range of some input ('' if it stays finite there)."""
+    if problem.edges is None:
+        return ""
+    with np.errstate(all="ignore"):
+        pred = predict(structure, params, problem.edges.X, problem.edges.unit)
+    return "" if np.all(np.isfinite(pred)) else "not finite just past the range of some input"
 
 
 def extrapolation_problem(structure, params: np.ndarray, problem: Problem) -> str:

@@ -51,6 +51,7 @@ class Problem:
     train: Rows  # all train: final refit
     probe: Rows | None = None  # validation rows pushed further out along the holdout rule's inputs
     inside: Rows | None = None  # mixes of the shares inputs (see shares_probe) a law must stay finite on
+    edges: Rows | None = None  # training rows with one input moved past its range (see edge_probe)
     folds: tuple[tuple[Rows, Rows], ...] = ()  # earlier (fit, validation) folds, see selection_folds
 
     @property
@@ -112,6 +113,7 @@ def make_problem(ds: Dataset, seed: int = 0, max_fit_rows: int = MAX_FIT_ROWS) -
         train=train,
         probe=extrapolation_probe(val, train, axes),
         inside=shares_probe(ds.train, G, scales, seed),
+        edges=edge_probe(train, shares(ds.train), seed),
         folds=selection_folds(ds, ~mask, scales, seed),
     )
 
@@ -234,3 +236,29 @@ def _mix(lo: np.ndarray, hi: np.ndarray, whole: float, rng: np.random.Generator)
         left -= x[i]
     x[order[-1]] = left
     return x
+
+
+EDGE_ROWS = 100
+
+
+def edge_probe(train: Rows, skip: tuple[str, ...] = (), seed: int = 0, count: int = EDGE_ROWS) -> Rows | None:
+    """Training rows with one input at a time moved past the edge of its range: positive
+    inputs to half their minimum and twice their maximum, others by half their range either
+    way (``skip``, the shares inputs, stay). The next run a user asks about often lies just
+    there; select.py prefers laws that stay finite on these rows."""
+    names = [k for k, v in train.X.items() if k not in skip and np.ptp(v) > 0]
+    if not names or train.n == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    wide = rng.choice(train.n, min(count, train.n), replace=False)
+    idx = np.concatenate([wide + t * train.n for t in range(train.n_targets)])  # the same rows of every target
+    parts = []
+    for k in names:
+        v = train.X[k]
+        ends = (v.min() / 2, v.max() * 2) if v.min() > 0 else (v.min() - np.ptp(v) / 2, v.max() + np.ptp(v) / 2)
+        for end in ends:
+            parts.append({**{j: x[idx] for j, x in train.X.items()}, k: np.full(len(idx), end)})
+    X = {j: np.concatenate([p[j] for p in parts]) for j in train.X}
+    unit = np.tile(train.unit[idx], len(parts))
+    # laid out as one target: only finiteness is checked here, never a score
+    return Rows(X=X, y=np.zeros(len(unit)), unit=unit, n=len(unit), n_targets=1)

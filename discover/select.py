@@ -5,13 +5,15 @@ rule). One slice is a noisy judge of extrapolation: all its rows share the same 
 the fitted range, so a law that bends the right way there by luck looks better than it is.
 Before a run reports its law, the strongest candidates are also fitted below earlier slices
 and scored on them (see ``problem.selection_folds``); the reported law is the simplest
-frontier law, on the mean of log NMSE over all folds, within one standard error of the best.
-No test rows are involved.
+frontier law, on the mean of log NMSE over all folds, within one standard error of the best;
+among those, laws that stay finite just past the range of every input come first
+(problem.edge_probe). No test rows are involved.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -19,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from discover.archive import pareto_front, recommend
-from discover.evaluate import Evaluation, fit_rows, inside_problem, score_rows
+from discover.evaluate import Evaluation, edge_problem, fit_rows, inside_problem, score_rows
 from discover.expr import parse
-from discover.fit import FitConfig
+from discover.fit import FitConfig, analyse
 from discover.problem import Problem
 
 POOL = 24  # candidates re-validated: the best by validation NMSE, plus the frontier
@@ -75,10 +77,12 @@ def choose(records: list[Evaluation], problem: Problem, seconds: float = 20.0) -
 
     Candidates are re-validated best-first until ``seconds`` run out; the choice is the
     one-standard-error rule on mean log NMSE over folds among those, the standard error taken
-    over folds. Without folds (or time) it is the one-slice rule of archive.recommend."""
-    front = pareto_front(r for r in records if r.ok)
-    if not problem.folds or not front:
-        return recommend(front), {}
+    over folds, laws that break just past the data (breaks_past_data) last. Without folds (or
+    time) it is the one-slice rule of archive.recommend, with the same preference."""
+    ok = [r for r in records if r.ok]
+    flawed = functools.partial(breaks_past_data, problem=problem)
+    if not problem.folds or not ok:
+        return recommend(ok, flawed), {}
     deadline = time.monotonic() + seconds
     scores: dict[int, FoldScores] = {}
     for r in candidate_pool(records):
@@ -87,19 +91,28 @@ def choose(records: list[Evaluation], problem: Problem, seconds: float = 20.0) -
         scores[r.id] = fold_scores(r, problem)
     scored = [r for r in records if r.id in scores and math.isfinite(scores[r.id].log_mean)]
     if not scored:
-        return recommend(front), scores
+        return recommend(ok, flawed), scores
     as_one = [dataclasses.replace(r, val=dataclasses.replace(r.val, nmse=math.exp(scores[r.id].log_mean)))
               for r in scored]
     best = min(as_one, key=lambda r: (r.val.nmse, r.complexity))
     limit = scores[best.id].log_mean + (scores[best.id].log_se if math.isfinite(scores[best.id].log_se) else 0.0)
-    eligible = [r for r in pareto_front(as_one) if scores[r.id].log_mean <= limit]
-    pick = min(eligible, key=lambda r: (r.complexity, r.val.nmse))
+    eligible = [r for r in as_one if scores[r.id].log_mean <= limit]
+    pick = min(eligible, key=lambda r: (flawed(r), r.complexity, r.val.nmse))
     return next(r for r in records if r.id == pick.id), scores
+
+
+def breaks_past_data(record: Evaluation, problem: Problem) -> bool:
+    """Whether the law, with its search fit, is not finite just past the range of some input."""
+    if problem.edges is None or not record.params:
+        return False
+    structure = analyse(parse(record.text, problem.symbols))
+    return bool(edge_problem(structure, np.array(record.params, dtype=float), problem))
 
 
 def describe(selection: dict | None) -> str:
     """How a run chose its recommended law, from the ``selection`` entry of its final.json."""
     if selection and selection.get("rule") == "folds":
         return (f"the simplest law within one standard error (over folds) of the best mean log validation NMSE on "
-                f"{selection.get('folds', '?')} forward-chaining validation folds carved from train")
+                f"{selection.get('folds', '?')} forward-chaining validation folds carved from train, preferring "
+                f"laws that stay finite just past the range of every input")
     return "the simplest frontier law within one standard error of the best validation NMSE (one validation slice)"

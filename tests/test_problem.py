@@ -117,3 +117,14 @@ def test_a_law_that_breaks_on_other_mixes_is_rejected(sldbench_dir):
     assert np.all(np.isfinite(predict(law, params, p.train.X, p.train.unit)))
     assert "other mixes" in inside_problem(law, params, p)
     assert inside_problem(law, np.full((p.n_units, 1), 0.1), p) == ""
+
+
+def test_edge_probe_moves_one_input_at_a_time_past_its_range(sldbench_dir):
+    p = make_problem(load_dataset(find_task("vocab"), sldbench_dir))
+    e = p.edges
+    moved = {k: (e.X[k] < p.train.X[k].min()) | (e.X[k] > p.train.X[k].max()) for k in p.symbols}
+    assert np.all(sum(m.astype(int) for m in moved.values()) == 1)  # exactly one input off range per row
+    for k in p.symbols:
+        assert set(np.unique(e.X[k][moved[k]])) == {p.train.X[k].min() / 2, p.train.X[k].max() * 2}
+    mix = make_problem(load_dataset(find_task("domain_mixture"), sldbench_dir)).edges
+    assert mix is None  # its only inputs are shares, probed as other mixes instead

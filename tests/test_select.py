@@ -18,7 +18,7 @@ from discover.tasks import find_task
 
 def record(id: int, complexity: int, val_nmse: float, se: float = 0.01) -> Evaluation:
     s = Scores(r2=1 - val_nmse, r2_raw=1 - val_nmse, nmse=val_nmse, nmae=val_nmse, nmse_se=se)
-    return Evaluation(id=id, text=f"p0 + p1*x**{id}", key=f"k{id}", complexity=complexity, n_params=2,
+    return Evaluation(id=id, text=f"p0 + p1*vocab_size**{id + 1}", key=f"k{id}", complexity=complexity, n_params=2,
                       origin="motif", parents=(), ok=True, reason="", names=("p0", "p1"), params=((0.0, 1.0),),
                       fit=s, val=s, seconds=0.0)
 
@@ -73,3 +73,18 @@ def test_candidate_pool_holds_the_frontier_and_the_best_by_validation():
     pool = select.candidate_pool(records, size=5)
     assert {r.id for r in pool} == {20, 0, 1, 2, 3}  # the simple frontier law, then the best four
     assert [r.id for r in pool][:4] == [0, 1, 2, 3]  # best first: re-validated first when time is short
+
+
+def test_a_law_that_breaks_just_past_the_data_comes_after_sound_laws_within_one_se(vocab, monkeypatch):
+    import dataclasses
+
+    lo = vocab.train.X["vocab_size"].min()  # log(vocab_size - p2) is undefined at half the smallest vocabulary
+    fragile = dataclasses.replace(record(0, 5, 0.20), text="p0 + p1*log(vocab_size - p2)", names=("p0", "p1", "p2"),
+                                  params=((0.0, 1.0, 0.9 * lo),) * vocab.n_units)
+    sound = record(1, 9, 0.20)
+    assert select.breaks_past_data(fragile, vocab) and not select.breaks_past_data(sound, vocab)
+    fake_folds(monkeypatch, {0: (0.20, 0.25, 0.15), 1: (0.21, 0.25, 0.16)})
+    assert select.choose([fragile, sound], vocab)[0].id == 1
+    assert select.choose([fragile, sound], dataclasses.replace(vocab, folds=()))[0].id == 1  # one-slice rule too
+    fake_folds(monkeypatch, {0: (0.10, 0.10, 0.10), 1: (0.50, 0.50, 0.50)})
+    assert select.choose([fragile, sound], vocab)[0].id == 0  # only a preference: validation still decides
