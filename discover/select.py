@@ -4,8 +4,8 @@ The search ranks laws on one validation slice (the largest scales of train, by t
 rule). One slice is a noisy judge of extrapolation: all its rows share the same step beyond
 the fitted range, so a law that bends the right way there by luck looks better than it is.
 Before a run reports its law, the strongest candidates are also fitted below earlier slices
-and scored on them (see ``problem.selection_folds``); the reported law is the simplest
-frontier law, on the mean of log NMSE over all folds, within one standard error of the best;
+and scored on them (see ``problem.selection_folds``); the reported law is the simplest law
+whose log NMSE is, fold by fold, within one standard error of the best law's (on the mean);
 among those, laws that stay finite just past the range of every input come first
 (problem.edge_probe). No test rows are involved.
 """
@@ -40,10 +40,16 @@ class FoldScores:
         v = np.asarray(self.nmse, dtype=float)
         return float(np.mean(np.log(np.maximum(v, 1e-12)))) if np.all(np.isfinite(v)) else math.inf
 
-    @property
-    def log_se(self) -> float:
-        v = np.log(np.maximum(np.asarray(self.nmse, dtype=float), 1e-12))
-        return float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 and np.all(np.isfinite(v)) else math.inf
+    def gap(self, best: FoldScores) -> tuple[float, float]:
+        """How much worse than ``best`` this law is, fold by fold: the mean of the differences
+        in log NMSE and its standard error over folds (0 with fewer than two folds).
+
+        Paired, because both laws meet the same folds: a fold that is hard for every law
+        (a long step past the fitted range) says nothing about which law is better."""
+        d = np.log(np.maximum(self.nmse, 1e-12)) - np.log(np.maximum(best.nmse, 1e-12))
+        if not np.all(np.isfinite(d)):
+            return math.inf, 0.0
+        return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
 
 
 def candidate_pool(records: list[Evaluation], size: int = POOL) -> list[Evaluation]:
@@ -76,8 +82,9 @@ def choose(records: list[Evaluation], problem: Problem, seconds: float = 20.0) -
     """The law to report and the fold scores behind the choice (by record id).
 
     Candidates are re-validated best-first until ``seconds`` run out; the choice is the
-    one-standard-error rule on mean log NMSE over folds among those, the standard error taken
-    over folds, laws that break just past the data (breaks_past_data) last. Without folds (or
+    one-standard-error rule on mean log NMSE over folds among those (within_one_se: the
+    standard error of the paired differences over folds), laws that break just past the data
+    (breaks_past_data) last. Without folds (or
     time) it is the one-slice rule of archive.recommend, with the same preference."""
     ok = [r for r in records if r.ok]
     flawed = functools.partial(breaks_past_data, problem=problem)
@@ -95,10 +102,15 @@ def choose(records: list[Evaluation], problem: Problem, seconds: float = 20.0) -
     as_one = [dataclasses.replace(r, val=dataclasses.replace(r.val, nmse=math.exp(scores[r.id].log_mean)))
               for r in scored]
     best = min(as_one, key=lambda r: (r.val.nmse, r.complexity))
-    limit = scores[best.id].log_mean + (scores[best.id].log_se if math.isfinite(scores[best.id].log_se) else 0.0)
-    eligible = [r for r in as_one if scores[r.id].log_mean <= limit]
+    eligible = [r for r in as_one if within_one_se(scores[r.id], scores[best.id])]
     pick = min(eligible, key=lambda r: (flawed(r), r.complexity, r.val.nmse))
     return next(r for r in records if r.id == pick.id), scores
+
+
+def within_one_se(law: FoldScores, best: FoldScores) -> bool:
+    """Whether ``law`` is no worse than ``best`` by more than one standard error (paired, over folds)."""
+    mean, se = law.gap(best)
+    return mean <= se
 
 
 def breaks_past_data(record: Evaluation, problem: Problem) -> bool:
@@ -112,7 +124,7 @@ def breaks_past_data(record: Evaluation, problem: Problem) -> bool:
 def describe(selection: dict | None) -> str:
     """How a run chose its recommended law, from the ``selection`` entry of its final.json."""
     if selection and selection.get("rule") == "folds":
-        return (f"the simplest law within one standard error (over folds) of the best mean log validation NMSE on "
-                f"{selection.get('folds', '?')} forward-chaining validation folds carved from train, preferring "
-                f"laws that stay finite just past the range of every input")
+        return (f"the simplest law within one standard error (of its paired differences over folds) of the best "
+                f"mean log validation NMSE on {selection.get('folds', '?')} forward-chaining validation folds carved "
+                f"from train, preferring laws that stay finite just past the range of every input")
     return "the simplest frontier law within one standard error of the best validation NMSE (one validation slice)"

@@ -34,13 +34,21 @@ def fake_folds(monkeypatch, table):
 
 def test_simplest_law_within_one_se_over_folds_beats_the_first_slice_winner(vocab, monkeypatch):
     simple, lucky, complex_ = record(0, 5, 0.22), record(1, 12, 0.10), record(2, 20, 0.20)
-    fake_folds(monkeypatch, {0: (0.22, 0.18, 0.20), 1: (0.10, 0.9, 1.5), 2: (0.20, 0.15, 0.20)})
+    fake_folds(monkeypatch, {0: (0.22, 0.14, 0.20), 1: (0.10, 0.9, 1.5), 2: (0.20, 0.15, 0.20)})
     records = [simple, lucky, complex_]
     assert recommend([simple, lucky]).id == 1  # one slice: the lucky law wins
     chosen, scores = select.choose(records, vocab)
     assert chosen.id == 0 and set(scores) == {0, 1, 2}
-    best = scores[2]
-    assert scores[0].log_mean <= best.log_mean + best.log_se
+    assert scores[2].log_mean < scores[0].log_mean and select.within_one_se(scores[0], scores[2])
+
+
+def test_a_simpler_law_worse_on_every_fold_is_not_chosen_however_the_folds_differ(vocab, monkeypatch):
+    # the folds differ tenfold in difficulty; the simple law is worse by about half on each
+    fake_folds(monkeypatch, {0: (0.45, 0.05, 0.09), 1: (0.30, 0.03, 0.06)})
+    chosen, scores = select.choose([record(0, 5, 0.45), record(1, 9, 0.30)], vocab)
+    assert chosen.id == 1 and not select.within_one_se(scores[0], scores[1])
+    mean, se = scores[0].gap(scores[1])
+    assert mean == pytest.approx(np.log(1.5) + (np.log(5 / 3) - np.log(1.5)) / 3) and se < mean
 
 
 def test_a_law_that_fails_on_any_fold_is_never_chosen(vocab, monkeypatch):
@@ -65,7 +73,7 @@ def test_fold_scores_refit_the_law_below_each_fold(vocab):
     f = select.fold_scores(r, vocab)
     assert f.nmse[0] == r.val.nmse and len(f.nmse) == 1 + len(vocab.folds) == 3
     assert all(np.isfinite(f.nmse)) and all(v < 1.0 for v in f.nmse)  # a sound law extrapolates on every fold
-    assert math.isfinite(f.log_mean) and math.isfinite(f.log_se)
+    assert math.isfinite(f.log_mean) and f.gap(f) == (0.0, 0.0)
 
 
 def test_candidate_pool_holds_the_frontier_and_the_best_by_validation():
@@ -83,7 +91,7 @@ def test_a_law_that_breaks_just_past_the_data_comes_after_sound_laws_within_one_
                                   params=((0.0, 1.0, 0.9 * lo),) * vocab.n_units)
     sound = record(1, 9, 0.20)
     assert select.breaks_past_data(fragile, vocab) and not select.breaks_past_data(sound, vocab)
-    fake_folds(monkeypatch, {0: (0.20, 0.25, 0.15), 1: (0.21, 0.25, 0.16)})
+    fake_folds(monkeypatch, {0: (0.20, 0.25, 0.15), 1: (0.21, 0.24, 0.155)})
     assert select.choose([fragile, sound], vocab)[0].id == 1
     assert select.choose([fragile, sound], dataclasses.replace(vocab, folds=()))[0].id == 1  # one-slice rule too
     fake_folds(monkeypatch, {0: (0.10, 0.10, 0.10), 1: (0.50, 0.50, 0.50)})
