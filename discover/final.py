@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from discover.data import Dataset
-from discover.evaluate import Evaluation, inside_problem, score_rows
+from discover.evaluate import Evaluation, edge_problem, inside_problem, score_rows
 from discover.expr import parse
 from discover.fit import FitConfig, analyse, fit
 from discover.problem import Problem, rows
@@ -50,12 +50,18 @@ class FinalLaw:
         )
 
 
+def breaks(structure, params: np.ndarray, problem: Problem) -> str:
+    """Where the law with these parameters is not finite, among the places a law must or should
+    be ('' if none): other mixes of the shares inputs, just past the range of an input."""
+    return inside_problem(structure, params, problem) or edge_problem(structure, params, problem)
+
+
 def finalize(laws: list[Evaluation], recommended_id: int | None, problem: Problem, ds: Dataset,
              config: FitConfig) -> list[FinalLaw]:
     """Refit each law on all training rows (warm-started from its search fit) and score test.
 
-    A refit that breaks where the search fit held (evaluate.inside_problem) is dropped for the
-    search fit, with the reason recorded."""
+    A refit that breaks where the search fit held (on other mixes of the shares inputs, or
+    just past the range of an input) is dropped for the search fit, with the reason recorded."""
     test_rows = rows(ds.test, len(problem.groups), problem.scales)
     out = []
     for r in laws:
@@ -64,8 +70,9 @@ def finalize(laws: list[Evaluation], recommended_id: int | None, problem: Proble
         init = np.array(r.params, dtype=float) if r.params else None
         result = fit(structure, problem.train.X, problem.train.y, problem.train.unit, problem.n_units, config, init)
         found, reason = result.params, result.reason
-        if result.ok and init is not None and inside_problem(structure, found, problem):
-            found, reason = init, "refit on all of train breaks on other mixes of the shares inputs; search fit kept"
+        broken = breaks(structure, found, problem) if result.ok and init is not None else ""
+        if broken and not breaks(structure, init, problem):
+            found, reason = init, f"{broken} after the refit on all of train; search fit kept"
         if result.ok:
             train_s = score_rows(structure, found, problem.train)
             test_s = score_rows(structure, found, test_rows)

@@ -1,0 +1,37 @@
+"""The reported laws: refitted on all of train, with the search fit kept where the refit breaks."""
+
+import dataclasses
+
+import numpy as np
+
+from discover import final
+from discover.data import load_dataset
+from discover.evaluate import Candidate, evaluate
+from discover.expr import parse
+from discover.fit import FitConfig, FitResult
+from discover.problem import make_problem
+from discover.tasks import find_task
+
+
+def test_a_refit_that_breaks_just_past_the_data_gives_way_to_the_search_fit(sldbench_dir, monkeypatch):
+    ds = load_dataset(find_task("vocab"), sldbench_dir)
+    problem = make_problem(ds)
+    law = parse("p0 + p1*log(vocab_size - p2)", problem.symbols)
+    record = evaluate(Candidate(law, "user"), problem, FitConfig(starts=4, time_limit=5), id=7, max_params=12)
+    assert record.ok
+    record = dataclasses.replace(record, params=tuple((p0, p1, 0.0) for p0, p1, _ in record.params))
+    lo = problem.train.X["vocab_size"].min()
+    refit = np.array([[p0, p1, 0.9 * lo] for p0, p1, _ in record.params])  # undefined at half the smallest vocabulary
+
+    def fake_fit(structure, X, y, unit, n_units, config, init=None):
+        return FitResult(ok=True, reason="", names=("p0", "p1", "p2"), params=refit.copy(),
+                         sse=np.zeros(n_units), seconds=0.0, nfev=1)
+
+    monkeypatch.setattr(final, "fit", fake_fit)
+    [law_out] = final.finalize([record], 7, problem, ds, FitConfig())
+    assert law_out.params == record.params and "search fit kept" in law_out.reason
+    assert np.isfinite(law_out.test.nmse)
+
+    refit[:, 2] = 0.0  # a refit that stays finite is kept
+    [law_out] = final.finalize([record], 7, problem, ds, FitConfig())
+    assert law_out.reason == "" and law_out.params == tuple(tuple(r) for r in refit)
