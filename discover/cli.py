@@ -116,7 +116,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     if budget <= 0:
         raise UserError("--budget must be positive")
     if resume:
-        llm = setup_llm(llm_opts, resume, console.print)
+        llm = setup_llm(llm_opts, resume, console.print, resuming=True)
         result = resume_run(resume, data_dir, budget=budget, on_progress=progress,
                             proposers=[llm.proposer] if llm else [], on_note=note)
         _print_result(result)

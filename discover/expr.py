@@ -81,7 +81,10 @@ def parse(text: str, variables: Sequence[str], max_params: int | None = None) ->
             raise ExprError(f"nesting deeper than {MAX_DEPTH}")
     try:
         tree = ast.parse(text, mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+    except SyntaxError as exc:  # its message and place are what a user (or the LLM) needs to fix it
+        where = f" at character {exc.offset}" if exc.offset else ""
+        raise ExprError(f"not a valid expression: {exc.msg}{where}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
         raise ExprError(f"not a valid expression: {type(exc).__name__}") from None
     builder = _Builder(set(variables))
     expr = builder.build(tree.body, 0)

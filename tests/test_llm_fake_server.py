@@ -329,3 +329,29 @@ def test_resume_with_the_llm_goes_on_counting(sldbench_dir, tmp_path):
     assert after["calls"] == len([e for e in log if e["event"] in ("deliver", "late")]) > before["calls"]
     assert after["rejection_reasons"]["unknown name: N"] == after["calls"]
     assert after["total_tokens"] > before["total_tokens"]
+
+
+def test_resume_without_llm_options_calls_the_recorded_model_again_unless_no_llm(sldbench_dir, tmp_path):
+    run = tmp_path / "run"
+    base = [sys.executable, "-m", "discover.cli", "run", "--data-dir", str(sldbench_dir), "--quiet"]
+    with FakeOpenAI([], Reply(content=GOOD + "\nLAW: p0*N")) as srv:
+        first = subprocess.run(base + ["--task", "parallel", "--budget", "10", "--out", str(run), "--llm", "fake-model",
+                                       "--llm-base-url", srv.url, "--llm-budget-tokens", "100000000"],
+                               capture_output=True, text=True, timeout=600)
+        assert first.returncode == 0, first.stderr
+        asked = len(srv.requests)
+        again = subprocess.run(base + ["--resume", str(run), "--budget", "20"], capture_output=True, text=True,
+                               timeout=600)
+        assert again.returncode == 0, again.stderr
+        assert "resuming with the run's LLM fake-model" in again.stderr
+        assert len(srv.requests) > asked and srv.requests[-1]["model"] == "fake-model"
+        asked = len(srv.requests)
+        quiet = subprocess.run(base + ["--resume", str(run), "--budget", "26", "--no-llm"], capture_output=True,
+                               text=True, timeout=600)
+        assert quiet.returncode == 0, quiet.stderr
+        assert len(srv.requests) == asked  # --no-llm: GP only from here on
+    settings = json.loads((run / "llm" / "settings.json").read_text())
+    assert settings["budget_tokens"] == 100000000 and "api_key" not in json.dumps(settings).lower()
+    bad = subprocess.run(base + ["--task", "parallel", "--no-llm", "--out", str(tmp_path / "x")], capture_output=True,
+                         text=True, timeout=600)
+    assert bad.returncode != 0 and "--no-llm goes with --resume" in bad.stderr and "Traceback" not in bad.stderr

@@ -77,7 +77,8 @@ def test_prose_only_lines_are_skipped_when_formulas_are_unmarked():
     ("LAW: p0 + p1", "does not use any input variable"),
     ("LAW: p0*num_params**1e6", "constant exponent 1000000.00000000 exceeds 16"),
     ("LAW: p0 + p1*num_params + p2*p3*p4*p5*p6*p7*p8*p9*parallel_size", "10 parameters, more than the cap of 8"),
-    ("LAW: p0 + p1 num_params", "not a valid expression: SyntaxError"),
+    ("LAW: p0 + p1 num_params", "not a valid expression: invalid syntax at character 9"),
+    ("LAW: p0*(num_params + 1", "not a valid expression: '(' was never closed at character 4"),
     ("I am sorry, I cannot do that.", "no formula found in the answer"),
     ("", "no formula found in the answer"),
 ])

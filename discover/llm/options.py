@@ -37,6 +37,8 @@ _OPTIONS = [
     click.option("--llm-timeout", type=float, default=120.0, show_default=True, help="Seconds before an LLM call "
                  "times out."),
     click.option("--llm-max-tokens", type=int, default=1024, show_default=True, help="Cap on tokens of one answer."),
+    click.option("--no-llm", is_flag=True, help="With --resume: go on without the LLM the run used (by default a "
+                 "resumed run calls the same model and endpoint again, key from $OPENAI_API_KEY)."),
 ]
 
 
@@ -55,19 +57,29 @@ class LLMSetup:
 
 
 def setup_llm(opts: dict, run_dir: str | Path, notify: Callable[[str], None], task=None,
-              max_params: int | None = None) -> LLMSetup | None:
+              max_params: int | None = None, resuming: bool = False) -> LLMSetup | None:
     """The proposer the options ask for (None without ``--llm``/``--llm-replay``).
 
     ``task`` (a TaskSpec) and ``max_params`` default to those of the run in ``run_dir`` (resume).
+    A resumed run without ``--llm`` goes on with the model, endpoint, limits and prompts it
+    recorded (``llm/settings.json``), unless ``--no-llm``.
     """
     model, replay_dir = opts.get("llm"), opts.get("llm_replay")
+    if opts.get("no_llm") and (model or replay_dir or not resuming):
+        raise UserError("--no-llm goes with --resume alone (not with --llm or --llm-replay)")
+    recorded = None
     if not model and not replay_dir:
         given = [k for k in ("llm_base_url", "llm_ratio", "llm_budget_tokens", "llm_budget_usd", "llm_prices",
                              "llm_prompts") if opts.get(k) is not None]
         if given:
             raise UserError(f"--{given[0].replace('_', '-')} needs --llm MODEL")
-        return None
-    from discover.llm.prompt import TaskText
+        recorded = _recorded_settings(Path(run_dir)) if resuming and not opts.get("no_llm") else None
+        if recorded is None:
+            return None
+        model, opts = recorded["model"], _recorded_options(opts, recorded, Path(run_dir))
+        notify(f"resuming with the run's LLM {model} (recorded in {Path(run_dir) / 'llm'}); --no-llm to go on "
+               "without it")
+    from discover.llm.prompt import TaskText, Templates
 
     _check(opts)
     run_dir = Path(run_dir)
@@ -80,16 +92,18 @@ def setup_llm(opts: dict, run_dir: str | Path, notify: Callable[[str], None], ta
     text = TaskText(name=task.name, description=task.description, validation=task.validation, test=task.test)
     if replay_dir:
         return _replay(opts, replay_dir, run_dir, notify, text, max_params)
-    from discover.llm.budget import Budget, load_prices, price_for
+    from discover.llm.budget import Budget, Price, load_prices, price_for
     from discover.llm.prompt import load_templates
     from discover.llm.proposer import LLMProposer, LLMSettings
 
     settings = LLMSettings(model=model, base_url=opts.get("llm_base_url"), concurrency=opts["llm_concurrency"],
                            timeout=opts["llm_timeout"], max_tokens=opts["llm_max_tokens"])
     price = price_for(model, load_prices(opts.get("llm_prices")))
+    if recorded and isinstance(recorded.get("price"), dict):
+        price = Price(**recorded["price"])
     budget = Budget(opts.get("llm_budget_tokens"), opts.get("llm_budget_usd"), price)
-    proposer = LLMProposer(settings, load_templates(opts.get("llm_prompts")), text, max_params, run_dir / "llm",
-                           budget, notify)
+    templates = Templates(**recorded["templates"]) if recorded else load_templates(opts.get("llm_prompts"))
+    proposer = LLMProposer(settings, templates, text, max_params, run_dir / "llm", budget, notify)
     ratio = opts["llm_ratio"] if opts.get("llm_ratio") is not None else DEFAULT_RATIO
     limits = [f"{budget.max_tokens:,} tokens" if budget.max_tokens else "",
               f"${budget.max_usd:g}" if budget.max_usd is not None else ""]
@@ -120,6 +134,28 @@ def _replay(opts: dict, replay_dir: str, run_dir: Path, notify, text: TaskText, 
                            Budget(), notify, replay=store)
     return LLMSetup(proposer, ratio, f"LLM {model} replayed from {store.folder} (no network), "
                                      f"{ratio:.0%} of offspring")
+
+
+def _recorded_settings(run_dir: Path) -> dict | None:
+    """The LLM settings a run recorded (None if it used no LLM)."""
+    from discover.llm.replay import SETTINGS
+
+    path = run_dir / "llm" / SETTINGS
+    if not path.is_file():
+        return None
+    rec = _read_json(path)
+    if not rec.get("model") or not isinstance(rec.get("templates"), dict):
+        raise UserError(f"{path}: no model or prompt templates recorded; resume with --llm MODEL or --no-llm")
+    return rec
+
+
+def _recorded_options(opts: dict, rec: dict, run_dir: Path) -> dict:
+    """The ``--llm*`` options of a resumed run, from its recorded settings and config.json."""
+    ratio = _read_json(run_dir / "config.json", {}).get("search", {}).get("external_ratio")
+    return {**opts, "llm": rec["model"], "llm_base_url": rec.get("base_url"),
+            "llm_concurrency": int(rec.get("concurrency", 2)), "llm_timeout": float(rec.get("timeout", 120.0)),
+            "llm_max_tokens": int(rec.get("max_tokens", 1024)), "llm_ratio": ratio,
+            "llm_budget_tokens": rec.get("budget_tokens"), "llm_budget_usd": rec.get("budget_usd")}
 
 
 def _check(opts: dict) -> None:

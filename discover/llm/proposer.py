@@ -156,7 +156,9 @@ class LLMProposer:
         s = asdict(self.settings)
         s["base_url"] = self.client.base_url if self.client is not None else s["base_url"]
         return {**s, "templates": {"system": self.templates.system, "user": self.templates.user},
-                "task": asdict(self.task), "max_params": self.max_params}
+                "task": asdict(self.task), "max_params": self.max_params,
+                "budget_tokens": self.budget.max_tokens, "budget_usd": self.budget.max_usd,
+                "price": asdict(self.budget.price) if self.budget.price else None}
 
     # --- calls ---------------------------------------------------------------------------------
     def _launch(self, view: SearchView, n: int) -> None:
