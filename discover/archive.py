@@ -62,4 +62,11 @@ def recommend(front: list[Evaluation], flawed: Callable[[Evaluation], bool] = la
     best = min(front, key=lambda r: (r.val_nmse, r.complexity))
     se = best.val.nmse_se if math.isfinite(best.val.nmse_se) else 0.0
     limit = best.val_nmse + se
-    return min((r for r in front if r.val_nmse <= limit), key=lambda r: (flawed(r), r.complexity, r.val_nmse))
+    return first_sound(sorted((r for r in front if r.val_nmse <= limit), key=lambda r: (r.complexity, r.val_nmse)),
+                       flawed)
+
+
+def first_sound(ranked: list[Evaluation], flawed: Callable[[Evaluation], bool]) -> Evaluation:
+    """The first law of ``ranked`` that is not ``flawed``, else the first (``flawed`` is
+    called only until one passes: it may cost a parse and a prediction)."""
+    return next((r for r in ranked if not flawed(r)), ranked[0])

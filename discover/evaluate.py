@@ -127,22 +127,23 @@ def evaluate(candidate: Candidate, problem: Problem, config: FitConfig, id: int,
 EXTRAPOLATION_MARGIN = 1.0  # in units of the training target's range
 
 
-def inside_problem(structure, params: np.ndarray, problem: Problem) -> str:
-    """Why the law cannot be trusted on other mixes of its shares inputs ('' if it can)."""
-    if problem.inside is None:
+def _not_finite_on(probe: Rows | None, structure, params: np.ndarray, why: str) -> str:
+    """``why`` if the law predicts a non-finite value on some row of ``probe``, else ''."""
+    if probe is None:
         return ""
     with np.errstate(all="ignore"):
-        pred = predict(structure, params, problem.inside.X, problem.inside.unit)
-    return "" if np.all(np.isfinite(pred)) else "not finite on other mixes of the shares inputs"
+        pred = predict(structure, params, probe.X, probe.unit)
+    return "" if np.all(np.isfinite(pred)) else why
+
+
+def inside_problem(structure, params: np.ndarray, problem: Problem) -> str:
+    """Why the law cannot be trusted on other mixes of its shares inputs ('' if it can)."""
+    return _not_finite_on(problem.inside, structure, params, "not finite on other mixes of the shares inputs")
 
 
 def edge_problem(structure, params: np.ndarray, problem: Problem) -> str:
     """Why the law breaks just past the range of some input ('' if it stays finite there)."""
-    if problem.edges is None:
-        return ""
-    with np.errstate(all="ignore"):
-        pred = predict(structure, params, problem.edges.X, problem.edges.unit)
-    return "" if np.all(np.isfinite(pred)) else "not finite just past the range of some input"
+    return _not_finite_on(problem.edges, structure, params, "not finite just past the range of some input")
 
 
 def extrapolation_problem(structure, params: np.ndarray, problem: Problem) -> str:

@@ -103,6 +103,7 @@ def make_problem(ds: Dataset, seed: int = 0, max_fit_rows: int = MAX_FIT_ROWS) -
     train = rows(ds.train, G, scales)
     axes = sorted({s.name for c in parse_rule(ds.task.validation, symbols) if c.expr is not None
                    for s in c.expr.free_symbols})
+    share_names = shares(ds.train)
     return Problem(
         symbols=tuple(symbols),
         targets=tuple(ds.task.targets),
@@ -112,8 +113,8 @@ def make_problem(ds: Dataset, seed: int = 0, max_fit_rows: int = MAX_FIT_ROWS) -
         val=val,
         train=train,
         probe=extrapolation_probe(val, train, axes),
-        inside=shares_probe(ds.train, G, scales, seed),
-        edges=edge_probe(train, shares(ds.train), seed),
+        inside=shares_probe(ds.train, share_names, G, scales, seed),
+        edges=edge_probe(train, share_names, seed),
         folds=selection_folds(ds, ~mask, scales, seed),
     )
 
@@ -201,15 +202,15 @@ def shares(split: Split) -> tuple[str, ...]:
 SHARE_MIXES = 200
 
 
-def shares_probe(split: Split, n_groups: int, scales: dict[str, float], seed: int,
+def shares_probe(split: Split, names: tuple[str, ...], n_groups: int, scales: dict[str, float], seed: int,
                  count: int = SHARE_MIXES) -> Rows | None:
-    """Training rows with their shares inputs replaced by other mixes of the same whole.
+    """Training rows with their shares inputs (``names``, see shares) replaced by other mixes
+    of the same whole.
 
     Each share is drawn within its training range, the sum kept, and often set to the lowest
-    or highest value the others leave it (a share absent from a mix, say). A law may only make sense between the
-    mixes it was fitted on if it breaks on mixes a user will ask about next; it must stay
-    finite on all of these. The other inputs keep the values of the row they replace."""
-    names = shares(split)
+    or highest value the others leave it (a share absent from a mix, say). The next mix a user
+    asks about may be any of these, so a law must stay finite on all of them, not only between
+    the mixes it was fitted on. The other inputs keep the values of the row they replace."""
     if not names:
         return None
     rng = np.random.default_rng(seed)

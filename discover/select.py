@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from discover.archive import pareto_front, recommend
+from discover.archive import first_sound, pareto_front, recommend
 from discover.evaluate import Evaluation, edge_problem, fit_rows, inside_problem, score_rows
 from discover.expr import parse
 from discover.fit import FitConfig, analyse
@@ -84,8 +84,8 @@ def choose(records: list[Evaluation], problem: Problem, seconds: float = 20.0) -
     Candidates are re-validated best-first until ``seconds`` run out; the choice is the
     one-standard-error rule on mean log NMSE over folds among those (within_one_se: the
     standard error of the paired differences over folds), laws that break just past the data
-    (breaks_past_data) last. Without folds (or
-    time) it is the one-slice rule of archive.recommend, with the same preference."""
+    (breaks_past_data) last. Without folds (or time) it is the one-slice rule of
+    archive.recommend, with the same preference."""
     ok = [r for r in records if r.ok]
     flawed = functools.partial(breaks_past_data, problem=problem)
     if not problem.folds or not ok:
@@ -103,7 +103,7 @@ def choose(records: list[Evaluation], problem: Problem, seconds: float = 20.0) -
               for r in scored]
     best = min(as_one, key=lambda r: (r.val.nmse, r.complexity))
     eligible = [r for r in as_one if within_one_se(scores[r.id], scores[best.id])]
-    pick = min(eligible, key=lambda r: (flawed(r), r.complexity, r.val.nmse))
+    pick = first_sound(sorted(eligible, key=lambda r: (r.complexity, r.val.nmse)), flawed)
     return next(r for r in records if r.id == pick.id), scores
 
 
