@@ -14,7 +14,7 @@ from discover.errors import UserError
 
 if TYPE_CHECKING:  # the CLI imports this module for the options: keep it light
     from discover.llm.prompt import TaskText
-    from discover.llm.proposer import LLMProposer
+    from discover.llm.proposer import LLMProposer, LLMSettings
 
 DEFAULT_RATIO = 0.3
 
@@ -96,8 +96,9 @@ def setup_llm(opts: dict, run_dir: str | Path, notify: Callable[[str], None], ta
     from discover.llm.prompt import load_templates
     from discover.llm.proposer import LLMProposer, LLMSettings
 
-    settings = LLMSettings(model=model, base_url=opts.get("llm_base_url"), concurrency=opts["llm_concurrency"],
-                           timeout=opts["llm_timeout"], max_tokens=opts["llm_max_tokens"])
+    settings = _recorded_llm_settings(recorded) if recorded else LLMSettings(
+        model=model, base_url=opts.get("llm_base_url"), concurrency=opts["llm_concurrency"],
+        timeout=opts["llm_timeout"], max_tokens=opts["llm_max_tokens"])
     price = price_for(model, load_prices(opts.get("llm_prices")))
     if recorded and isinstance(recorded.get("price"), dict):
         price = Price(**recorded["price"])
@@ -116,7 +117,7 @@ def setup_llm(opts: dict, run_dir: str | Path, notify: Callable[[str], None], ta
 def _replay(opts: dict, replay_dir: str, run_dir: Path, notify, text: TaskText, max_params: int) -> LLMSetup:
     from discover.llm.budget import Budget
     from discover.llm.prompt import Templates, load_templates
-    from discover.llm.proposer import LLMProposer, LLMSettings
+    from discover.llm.proposer import LLMProposer
     from discover.llm.replay import open_replay
 
     store = open_replay(replay_dir)
@@ -124,11 +125,9 @@ def _replay(opts: dict, replay_dir: str, run_dir: Path, notify, text: TaskText, 
     model = rec.get("model", "")
     if opts.get("llm") and opts["llm"] != model:
         raise UserError(f"--llm-replay {replay_dir}: the recorded run used model {model!r}, not {opts['llm']!r}")
-    settings = LLMSettings(model=model, base_url=rec.get("base_url"), concurrency=int(rec.get("concurrency", 2)),
-                           timeout=float(rec.get("timeout", 120.0)), max_tokens=int(rec.get("max_tokens", 1024)),
-                           per_call=int(rec.get("per_call", 5)))
+    settings = _recorded_llm_settings(rec)
     templates = Templates(**rec["templates"]) if isinstance(rec.get("templates"), dict) else load_templates()
-    recorded_ratio = _read_json(store.folder.parent / "config.json", {}).get("search", {}).get("external_ratio")
+    recorded_ratio = _recorded_ratio(store.folder.parent)
     ratio = opts["llm_ratio"] if opts.get("llm_ratio") is not None else recorded_ratio or DEFAULT_RATIO
     proposer = LLMProposer(settings, templates, text, int(rec.get("max_params", max_params)), run_dir / "llm",
                            Budget(), notify, replay=store)
@@ -138,23 +137,35 @@ def _replay(opts: dict, replay_dir: str, run_dir: Path, notify, text: TaskText, 
 
 def _recorded_settings(run_dir: Path) -> dict | None:
     """The LLM settings a run recorded (None if it used no LLM)."""
-    from discover.llm.replay import SETTINGS
+    from discover.llm.replay import SETTINGS, CallStore
 
-    path = run_dir / "llm" / SETTINGS
-    if not path.is_file():
+    store = CallStore(run_dir / "llm")
+    if not (store.folder / SETTINGS).is_file():
         return None
-    rec = _read_json(path)
+    rec = store.read_settings()
     if not rec.get("model") or not isinstance(rec.get("templates"), dict):
-        raise UserError(f"{path}: no model or prompt templates recorded; resume with --llm MODEL or --no-llm")
+        raise UserError(f"{store.folder / SETTINGS}: no model or prompt templates recorded; resume with "
+                        "--llm MODEL or --no-llm")
     return rec
 
 
+def _recorded_llm_settings(rec: dict) -> LLMSettings:
+    """The call settings (model, endpoint, limits per call) a run recorded in llm/settings.json."""
+    from discover.llm.proposer import LLMSettings
+
+    return LLMSettings(model=rec.get("model", ""), base_url=rec.get("base_url"),
+                       concurrency=int(rec.get("concurrency", 2)), timeout=float(rec.get("timeout", 120.0)),
+                       max_tokens=int(rec.get("max_tokens", 1024)), per_call=int(rec.get("per_call", 5)))
+
+
+def _recorded_ratio(run_dir: Path) -> float | None:
+    """The share of offspring a run took from its LLM (its config.json), if recorded."""
+    return _read_json(run_dir / "config.json", {}).get("search", {}).get("external_ratio")
+
+
 def _recorded_options(opts: dict, rec: dict, run_dir: Path) -> dict:
-    """The ``--llm*`` options of a resumed run, from its recorded settings and config.json."""
-    ratio = _read_json(run_dir / "config.json", {}).get("search", {}).get("external_ratio")
-    return {**opts, "llm": rec["model"], "llm_base_url": rec.get("base_url"),
-            "llm_concurrency": int(rec.get("concurrency", 2)), "llm_timeout": float(rec.get("timeout", 120.0)),
-            "llm_max_tokens": int(rec.get("max_tokens", 1024)), "llm_ratio": ratio,
+    """The ``--llm*`` options of a resumed run that its recorded settings do not carry."""
+    return {**opts, "llm": rec["model"], "llm_ratio": _recorded_ratio(run_dir),
             "llm_budget_tokens": rec.get("budget_tokens"), "llm_budget_usd": rec.get("budget_usd")}
 
 
