@@ -288,7 +288,7 @@ def compile_expr(expr: sp.Expr) -> Evaluator:
 
     Overflow and invalid operations give inf/NaN silently (no warnings); callers decide.
     """
-    fn = _compile(expr)
+    fn = _compile(sp.sympify(expr))  # a substitution may leave a plain int (p0 with p0 = 0)
 
     def evaluate(env: Mapping[str, np.ndarray]) -> np.ndarray:
         with np.errstate(all="ignore"):

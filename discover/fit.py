@@ -117,8 +117,12 @@ class _Problem:
 
     def __init__(self, s: Structure, X: dict[str, np.ndarray], y: np.ndarray, unit: np.ndarray, n_units: int,
                  deadline: float, spread: float):
-        self.s, self.X, self.y, self.unit, self.U = s, X, y, unit, n_units
         self.n = len(y)
+        if np.any(np.diff(unit) < 0):  # rows sorted by unit: padding is then often a plain reshape
+            order = np.argsort(unit, kind="stable")
+            X = {k: v[order] if np.ndim(v) == 1 and len(v) == self.n else v for k, v in X.items()}
+            y, unit = y[order], unit[order]
+        self.s, self.X, self.y, self.unit, self.U = s, X, y, unit, n_units
         self.m = len(s.nonlinear)
         self.L = len(s.linear)
         self.deadline = deadline
@@ -126,11 +130,10 @@ class _Problem:
         self.f_scale = 0.01 * spread  # residual size where robust losses start to discount
         # padded layout for the per-unit linear solves: row i sits at (unit[i], slot[i])
         counts = np.bincount(unit, minlength=n_units)
-        order = np.argsort(unit, kind="stable")
-        slot = np.empty(self.n, dtype=int)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        slot[order] = np.arange(self.n) - np.repeat(starts, counts)
+        slot = np.arange(self.n) - np.repeat(starts, counts)
         self.slot, self.R = slot, int(counts.max()) if self.n else 0
+        self.even = self.R * n_units == self.n  # every unit has R rows, in unit order
         self.best_sse = np.full(n_units, np.inf)
         self.best_theta = np.zeros((n_units, self.m))
         self.best_c = np.zeros((n_units, self.L))
@@ -179,8 +182,9 @@ class _Problem:
             b = (B.T @ target)[None]
         else:
             Bp, tp = self.pad(B), self.pad(target)
-            G = np.einsum("url,urk->ulk", Bp, Bp)
-            b = np.einsum("url,ur->ul", Bp, tp)
+            Bt = Bp.transpose(0, 2, 1)
+            G = Bt @ Bp
+            b = (Bt @ tp[..., None])[..., 0]
         d = np.sqrt(np.einsum("ujj->uj", G))
         d[~(d > 0) | ~np.isfinite(d)] = 1.0
         Gs = G / d[:, :, None] / d[:, None, :]
@@ -190,6 +194,8 @@ class _Problem:
 
     def pad(self, a: np.ndarray) -> np.ndarray:
         """Rows (n, ...) into the per-unit padded layout (U, R, ...), zeros elsewhere."""
+        if self.even:
+            return a.reshape((self.U, self.R) + a.shape[1:])
         out = np.zeros((self.U, self.R) + a.shape[1:])
         out[self.unit, self.slot] = a
         return out
@@ -222,8 +228,9 @@ class _Problem:
             J = self.jacobian(theta, r)
             w = np.sqrt(self._weights(r, loss))
             Jp, rp = self.pad(J * w[:, None]), self.pad(r * w)
-            JtJ = np.einsum("urj,urk->ujk", Jp, Jp)
-            Jtr = np.einsum("urj,ur->uj", Jp, rp)
+            Jt = Jp.transpose(0, 2, 1)
+            JtJ = Jt @ Jp
+            Jtr = (Jt @ rp[..., None])[..., 0]
             diag = np.einsum("ujj->uj", JtJ).copy()
             diag[diag <= 0] = 1.0
             A = JtJ + (lam[:, None] * diag)[:, :, None] * np.eye(self.m)

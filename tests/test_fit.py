@@ -107,3 +107,24 @@ def test_per_unit_solves_survive_singular_and_overflowing_systems():
     np.testing.assert_allclose(x[0], [1.0, 1.0])
     np.testing.assert_allclose(x[1], [1.0, 1.0])  # least-norm solution of x0 + x1 = 2
     np.testing.assert_array_equal(x[2], [0.0, 0.0])  # a diverged unit gets no step, not a crash
+
+
+def test_a_constant_law_fits_each_groups_mean():
+    # 'p0' alone: its offset (p0 = 0) is a plain 0, which must still compile
+    rng = np.random.default_rng(1)
+    unit = np.repeat([1, 0, 2], 5)  # unsorted units, unequal means
+    y = np.array([2.0, 1.0, 3.0])[unit] + 0.01 * rng.standard_normal(15)
+    r = fit(analyse(parse("p0", ["x"])), {"x": np.arange(15.0)}, y, unit, 3)
+    assert r.ok
+    assert np.allclose(r.params[:, 0], [y[unit == u].mean() for u in range(3)])
+
+
+def test_groups_with_unequal_row_counts_in_any_order_fit_alike():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(1, 10, 40)
+    unit = rng.permutation(np.r_[np.zeros(25, int), np.ones(15, int)])
+    a, b = np.array([3.0, 5.0]), np.array([-0.5, -0.8])
+    y = a[unit] * x ** b[unit] + 1.0
+    r = fit(analyse(parse("p0 + p1*x**p2", ["x"])), {"x": x}, y, unit, 2)
+    assert r.ok
+    assert np.allclose(r.params[:, 2], b, atol=1e-4) and np.allclose(r.params[:, 1], a, atol=1e-3)
