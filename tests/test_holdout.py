@@ -127,7 +127,7 @@ VALIDATION = {
     "domain_mixture_scaling_law": (16, 80),
     "moe_scaling_law": (54, 193),
     "data_constrained_scaling_law": (21, 161),
-    "lr_bsz_scaling_law": (264, 2702),
+    "lr_bsz_scaling_law": (47, 2702),  # the (largest N, largest D) cell, as the test
     "easy_question_scaling_law": (101, 389),
 }
 
@@ -139,7 +139,7 @@ def test_sldbench_validation_fractions(sldbench_dir, capsys):
         mask = holdout_mask(t.validation, ds.train, t.symbols)
         lines.append(f"{t.name:30} {t.validation:50} {mask.sum():4}/{len(mask):4} = {mask.mean():.0%}")
         assert (int(mask.sum()), len(mask)) == VALIDATION[t.name]
-        assert 0.05 <= mask.mean() <= 0.35
+        assert 0.01 <= mask.mean() <= 0.35
         for g in range(len(ds.groups)):  # every group keeps fit rows
             assert (~mask[ds.train.group == g]).sum() >= 2
     with capsys.disabled():
