@@ -113,7 +113,7 @@ def _finish(search: Search, store: RunStore, ds: Dataset, on_note: Callable[[str
         n = min(len(archive.frontier()), FRONTIER_REPORTED + 1)
         folds, limit = 1 + len(search.problem.folds), selection_seconds(search.config.budget)
         on_note(f"search done: {len(archive)} candidates in {search.elapsed:.0f}s; choosing the law to report on "
-                f"{folds} validation folds (up to {limit:.0f}s), then refitting {n} law(s) on all training rows "
+                f"up to {folds} validation folds (up to {limit:.0f}s), then refitting {n} law(s) on all training rows "
                 "and scoring them on the test split...")
     laws, selection = final_laws(archive, search, ds)
     store.write_json("final.json", {"laws": [law.to_json() for law in laws], "selection": selection})
@@ -139,7 +139,8 @@ def final_laws(archive: Archive, search: Search, ds: Dataset) -> tuple[list[Fina
     fit_cfg = dataclasses.replace(search.config.fit, starts=max(12, search.config.fit.starts),
                                   time_limit=max(15.0, search.config.fit.time_limit))
     laws = finalize(chosen, rec.id if rec else None, search.problem, ds, fit_cfg)
-    selection = {"folds": 1 + len(search.problem.folds), "rule": "folds" if scores else "one slice",
+    used = len(next(iter(scores.values())).nmse) if scores else 1
+    selection = {"folds": used, "rule": "folds" if scores else "one slice",
                  "fold_nmse": {str(i): list(f.nmse) for i, f in scores.items()}}
     return laws, selection
 

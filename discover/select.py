@@ -64,14 +64,29 @@ def candidate_pool(records: list[Evaluation], size: int = POOL) -> list[Evaluati
     return sorted(pool.values(), key=lambda r: (r.val_nmse, r.id))
 
 
-def fold_scores(record: Evaluation, problem: Problem, config: FitConfig = FOLD_FIT) -> FoldScores:
+def usable_folds(problem: Problem, pool: list[Evaluation]) -> tuple:
+    """The folds every law of ``pool`` can be fitted on: the leading folds whose smallest unit
+    keeps at least as many fit rows as the pool's largest law has parameters. A fold too small
+    for a law says nothing about how it extrapolates, and the paired rule needs the same folds
+    for every law (few rows per group: domain_mixture, sft, easy_question)."""
+    need = max((r.n_params for r in pool), default=0)
+    out = []
+    for fold in problem.folds:
+        if np.bincount(fold[0].unit, minlength=problem.n_units).min() < need:
+            break
+        out.append(fold)
+    return tuple(out)
+
+
+def fold_scores(record: Evaluation, problem: Problem, config: FitConfig = FOLD_FIT,
+                folds: tuple | None = None) -> FoldScores:
     """The law fitted on each fold's fit rows (warm-started from its search fit) and scored
     on that fold's validation rows; inf where it fails, predicts non-finite values, or breaks
-    on other mixes of the shares inputs (evaluate.inside_problem)."""
+    on other mixes of the shares inputs (evaluate.inside_problem). ``folds``: default all."""
     expr = parse(record.text, problem.symbols)
     nmse = [record.val_nmse]
     init = np.array(record.params, dtype=float) if record.params else None
-    for fit_rows_, val_rows in problem.folds:
+    for fit_rows_, val_rows in problem.folds if folds is None else folds:
         structure, result = fit_rows(expr, fit_rows_, problem.n_units, config, init)
         ok = result.ok and not inside_problem(structure, result.params, problem)
         nmse.append(score_rows(structure, result.params, val_rows).nmse if ok else math.inf)
@@ -84,18 +99,21 @@ def choose(records: list[Evaluation], problem: Problem, seconds: float = 20.0) -
     Candidates are re-validated best-first until ``seconds`` run out; the choice is the
     one-standard-error rule on mean log NMSE over folds among those (within_one_se: the
     standard error of the paired differences over folds), laws that break just past the data
-    (breaks_past_data) last. Without folds (or time) it is the one-slice rule of
+    (breaks_past_data) last; only folds every pooled law can be fitted on (usable_folds).
+    Without such folds (or time) it is the one-slice rule of
     archive.recommend, with the same preference."""
     ok = [r for r in records if r.ok]
     flawed = functools.partial(breaks_past_data, problem=problem)
-    if not problem.folds or not ok:
+    pool = candidate_pool(records)
+    folds = usable_folds(problem, pool)
+    if not folds or not ok:
         return recommend(ok, flawed), {}
     deadline = time.monotonic() + seconds
     scores: dict[int, FoldScores] = {}
-    for r in candidate_pool(records):
+    for r in pool:
         if time.monotonic() > deadline:
             break
-        scores[r.id] = fold_scores(r, problem)
+        scores[r.id] = fold_scores(r, problem, folds=folds)
     scored = [r for r in records if r.id in scores and math.isfinite(scores[r.id].log_mean)]
     if not scored:
         return recommend(ok, flawed), scores

@@ -29,7 +29,8 @@ def vocab(sldbench_dir):
 
 
 def fake_folds(monkeypatch, table):
-    monkeypatch.setattr(select, "fold_scores", lambda r, problem, config=None: select.FoldScores(r.id, table[r.id]))
+    monkeypatch.setattr(select, "fold_scores",
+                        lambda r, problem, config=None, folds=None: select.FoldScores(r.id, table[r.id]))
 
 
 def test_simplest_law_within_one_se_over_folds_beats_the_first_slice_winner(vocab, monkeypatch):
@@ -96,3 +97,28 @@ def test_a_law_that_breaks_just_past_the_data_comes_after_sound_laws_within_one_
     assert select.choose([fragile, sound], dataclasses.replace(vocab, folds=()))[0].id == 1  # one-slice rule too
     fake_folds(monkeypatch, {0: (0.10, 0.10, 0.10), 1: (0.50, 0.50, 0.50)})
     assert select.choose([fragile, sound], vocab)[0].id == 0  # only a preference: validation still decides
+
+
+def with_params(r: Evaluation, k: int) -> Evaluation:
+    import dataclasses
+
+    return dataclasses.replace(r, n_params=k)
+
+
+def test_only_folds_every_pooled_law_can_be_fitted_on_are_used(sldbench_dir, monkeypatch):
+    # domain_mixture: 16 fit rows per group and target; the folds keep 13, then 10
+    mix = make_problem(load_dataset(find_task("domain_mixture"), sldbench_dir))
+    rows_left = [int(np.bincount(f.unit, minlength=mix.n_units).min()) for f, _ in mix.folds]
+    assert rows_left == [13, 10]
+    small, big = with_params(record(0, 5, 0.30), 4), with_params(record(1, 20, 0.02), 12)
+    assert len(select.usable_folds(mix, [small])) == 2
+    assert len(select.usable_folds(mix, [small, big])) == 1  # 12 parameters cannot be fitted on 10 rows
+    seen = []
+
+    def scores(r, problem, config=None, folds=None):
+        seen.append(len(folds))
+        return select.FoldScores(r.id, (r.val.nmse,) + tuple(r.val.nmse for _ in folds))
+
+    monkeypatch.setattr(select, "fold_scores", scores)
+    chosen, got = select.choose([small, big], mix)
+    assert seen == [1, 1] and chosen.id == 1  # the 12-parameter law is judged, not failed, and wins
