@@ -99,9 +99,10 @@ def setup_llm(opts: dict, run_dir: str | Path, notify: Callable[[str], None], ta
     settings = _recorded_llm_settings(recorded) if recorded else LLMSettings(
         model=model, base_url=opts.get("llm_base_url"), concurrency=opts["llm_concurrency"],
         timeout=opts["llm_timeout"], max_tokens=opts["llm_max_tokens"])
-    price = price_for(model, load_prices(opts.get("llm_prices")))
     if recorded and isinstance(recorded.get("price"), dict):
         price = Price(**recorded["price"])
+    else:
+        price = price_for(model, load_prices(opts.get("llm_prices")))
     budget = Budget(opts.get("llm_budget_tokens"), opts.get("llm_budget_usd"), price)
     templates = Templates(**recorded["templates"]) if recorded else load_templates(opts.get("llm_prompts"))
     proposer = LLMProposer(settings, templates, text, max_params, run_dir / "llm", budget, notify)
