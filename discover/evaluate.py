@@ -149,12 +149,17 @@ def edge_problem(structure, params: np.ndarray, problem: Problem) -> str:
 def extrapolation_problem(structure, params: np.ndarray, problem: Problem) -> str:
     """Why the law cannot be trusted on other mixes of its shares inputs, or further out along
     the holdout axes ('' if it can)."""
-    if note := inside_problem(structure, params, problem):
-        return note
+    return inside_problem(structure, params, problem) or probe_problem(structure, params, problem)
+
+
+def probe_problem(structure, params: np.ndarray, problem: Problem) -> str:
+    """Why the law cannot be trusted further out along the holdout axes ('' if it can): not
+    finite there, or beyond the training targets by more than their range (problem.probe)."""
     probe = problem.probe
     if probe is None:
         return ""
-    pred = predict(structure, params, probe.X, probe.unit)
+    with np.errstate(all="ignore"):
+        pred = predict(structure, params, probe.X, probe.unit)
     if not np.all(np.isfinite(pred)):
         return "not finite when extrapolated further along the holdout inputs"
     y = problem.train.y

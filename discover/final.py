@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from discover.data import Dataset
-from discover.evaluate import Evaluation, edge_problem, inside_problem, score_rows
+from discover.evaluate import Evaluation, edge_problem, inside_problem, probe_problem, score_rows
 from discover.expr import parse
 from discover.fit import FitConfig, analyse, fit
 from discover.problem import Problem, rows
@@ -50,18 +50,26 @@ class FinalLaw:
         )
 
 
-def breaks(structure, params: np.ndarray, problem: Problem) -> str:
-    """Where the law with these parameters is not finite, among the places a law must or should
-    be ('' if none): other mixes of the shares inputs, just past the range of an input."""
-    return inside_problem(structure, params, problem) or edge_problem(structure, params, problem)
+CHECKS = (inside_problem, probe_problem, edge_problem)
+
+
+def new_breaks(structure, refit: np.ndarray, search: np.ndarray, problem: Problem) -> str:
+    """Where the law refitted on all of train breaks and its search fit did not ('' if
+    nowhere): other mixes of the shares inputs, further out along the holdout inputs (not
+    finite or diverging), just past the range of an input."""
+    for check in CHECKS:
+        if (note := check(structure, refit, problem)) and not check(structure, search, problem):
+            return note
+    return ""
 
 
 def finalize(laws: list[Evaluation], recommended_id: int | None, problem: Problem, ds: Dataset,
              config: FitConfig) -> list[FinalLaw]:
     """Refit each law on all training rows (warm-started from its search fit) and score test.
 
-    A refit that breaks where the search fit held (on other mixes of the shares inputs, or
-    just past the range of an input) is dropped for the search fit, with the reason recorded."""
+    A refit that breaks where the search fit held (see new_breaks) is dropped for the search
+    fit, with the reason recorded: the search fit passed the checks the search makes, and a
+    refit on more rows is not checked by validation at all."""
     test_rows = rows(ds.test, len(problem.groups), problem.scales)
     out = []
     for r in laws:
@@ -70,8 +78,8 @@ def finalize(laws: list[Evaluation], recommended_id: int | None, problem: Proble
         init = np.array(r.params, dtype=float) if r.params else None
         result = fit(structure, problem.train.X, problem.train.y, problem.train.unit, problem.n_units, config, init)
         found, reason = result.params, result.reason
-        broken = breaks(structure, found, problem) if result.ok and init is not None else ""
-        if broken and not breaks(structure, init, problem):
+        broken = new_breaks(structure, found, init, problem) if result.ok and init is not None else ""
+        if broken:
             found, reason = init, f"{broken} after the refit on all of train; search fit kept"
         if result.ok:
             train_s = score_rows(structure, found, problem.train)

@@ -35,3 +35,27 @@ def test_a_refit_that_breaks_just_past_the_data_gives_way_to_the_search_fit(sldb
     refit[:, 2] = 0.0  # a refit that stays finite is kept
     [law_out] = final.finalize([record], 7, problem, ds, FitConfig())
     assert law_out.reason == "" and law_out.params == tuple(tuple(r) for r in refit)
+
+
+def test_a_refit_that_diverges_further_out_gives_way_only_where_the_search_fit_held(sldbench_dir, monkeypatch):
+    ds = load_dataset(find_task("vocab"), sldbench_dir)
+    problem = make_problem(ds)
+    law = parse("p0 + p1*vocab_size**p2", problem.symbols)
+    record = evaluate(Candidate(law, "user"), problem, FitConfig(starts=4, time_limit=5), id=3, max_params=12)
+    assert record.ok
+    refit = np.array(record.params)
+    refit[:, 1], refit[:, 2] = 1.0, 8.0  # a steep power: far past the training targets at 4x the largest vocabulary
+
+    def fake_fit(structure, X, y, unit, n_units, config, init=None):
+        return FitResult(ok=True, reason="", names=("p0", "p1", "p2"), params=refit.copy(),
+                         sse=np.zeros(n_units), seconds=0.0, nfev=1)
+
+    monkeypatch.setattr(final, "fit", fake_fit)
+    [law_out] = final.finalize([record], 3, problem, ds, FitConfig())
+    assert law_out.params == record.params
+    assert law_out.reason.startswith("diverges when extrapolated further along the holdout inputs")
+
+    # a search fit that diverges there too is no better: the refit stands
+    record = dataclasses.replace(record, params=tuple(tuple(r) for r in refit * [1, 1, 0.9]))
+    [law_out] = final.finalize([record], 3, problem, ds, FitConfig())
+    assert law_out.reason == "" and law_out.params == tuple(tuple(r) for r in refit)
