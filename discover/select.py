@@ -25,15 +25,20 @@ from discover.evaluate import Evaluation, edge_problem, fit_rows, inside_problem
 from discover.expr import parse
 from discover.fit import FitConfig, analyse
 from discover.problem import Problem
+from discover.score import FAILED
 
 POOL = 24  # candidates re-validated: the best by validation NMSE, plus the frontier
 FOLD_FIT = FitConfig(starts=4, time_limit=5.0)
+
+
+SPREAD_SLICES = 3  # slices needed before their spread is the standard error (see FoldScores.gap)
 
 
 @dataclass(frozen=True)
 class FoldScores:
     id: int
     nmse: tuple[float, ...]  # validation NMSE on each fold, the search's own slice first
+    se: tuple[float, ...] = ()  # standard error of each of those NMSEs over its rows
 
     @property
     def log_mean(self) -> float:
@@ -42,14 +47,28 @@ class FoldScores:
 
     def gap(self, best: FoldScores) -> tuple[float, float]:
         """How much worse than ``best`` this law is, fold by fold: the mean of the differences
-        in log NMSE and its standard error over folds (0 with fewer than two folds).
+        in log NMSE and its standard error.
 
         Paired, because both laws meet the same folds: a fold that is hard for every law
-        (a long step past the fitted range) says nothing about which law is better."""
+        (a long step past the fitted range) says nothing about which law is better. The
+        standard error is that of the differences over folds from SPREAD_SLICES slices on.
+        With two, their spread is no estimate: ``mean <= se`` would then admit any law that
+        beats the best on either slice, however much worse on the other. Below that, it is
+        the standard error of ``best``'s mean log NMSE over its rows, as the one-slice rule
+        (archive.recommend) uses (0 when not known)."""
         d = np.log(np.maximum(self.nmse, 1e-12)) - np.log(np.maximum(best.nmse, 1e-12))
         if not np.all(np.isfinite(d)):
             return math.inf, 0.0
-        return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
+        if len(d) >= SPREAD_SLICES:
+            return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d)))
+        return float(d.mean()), best.row_se()
+
+    def row_se(self) -> float:
+        """Standard error of the mean log NMSE from the rows of each slice (delta method)."""
+        if len(self.se) != len(self.nmse):
+            return 0.0
+        rel = np.asarray(self.se, dtype=float) / np.maximum(np.asarray(self.nmse, dtype=float), 1e-12)
+        return float(np.sqrt(np.sum(rel**2)) / len(rel)) if np.all(np.isfinite(rel)) else 0.0
 
 
 def candidate_pool(records: list[Evaluation], size: int = POOL) -> list[Evaluation]:
@@ -84,13 +103,15 @@ def fold_scores(record: Evaluation, problem: Problem, config: FitConfig = FOLD_F
     on that fold's validation rows; inf where it fails, predicts non-finite values, or breaks
     on other mixes of the shares inputs (evaluate.inside_problem). ``folds``: default all."""
     expr = parse(record.text, problem.symbols)
-    nmse = [record.val_nmse]
+    nmse, se = [record.val_nmse], [record.val.nmse_se]
     init = np.array(record.params, dtype=float) if record.params else None
     for fit_rows_, val_rows in problem.folds if folds is None else folds:
         structure, result = fit_rows(expr, fit_rows_, problem.n_units, config, init)
         ok = result.ok and not inside_problem(structure, result.params, problem)
-        nmse.append(score_rows(structure, result.params, val_rows).nmse if ok else math.inf)
-    return FoldScores(record.id, tuple(nmse))
+        scores = score_rows(structure, result.params, val_rows) if ok else FAILED
+        nmse.append(scores.nmse)
+        se.append(scores.nmse_se)
+    return FoldScores(record.id, tuple(nmse), tuple(se))
 
 
 def choose(records: list[Evaluation], problem: Problem, seconds: float = 20.0) -> tuple[Evaluation | None, dict]:
@@ -98,7 +119,8 @@ def choose(records: list[Evaluation], problem: Problem, seconds: float = 20.0) -
 
     Candidates are re-validated best-first until ``seconds`` run out; the choice is the
     one-standard-error rule on mean log NMSE over folds among those (within_one_se: the
-    standard error of the paired differences over folds), laws that break just past the data
+    standard error of the paired differences over folds; with two slices, the best law's
+    over rows, see FoldScores.gap), laws that break just past the data
     (breaks_past_data) last; only folds every pooled law can be fitted on (usable_folds).
     Without such folds (or time) it is the one-slice rule of
     archive.recommend, with the same preference."""
@@ -142,7 +164,10 @@ def breaks_past_data(record: Evaluation, problem: Problem) -> bool:
 def describe(selection: dict | None) -> str:
     """How a run chose its recommended law, from the ``selection`` entry of its final.json."""
     if selection and selection.get("rule") == "folds":
-        return (f"the simplest law within one standard error (of its paired differences over folds) of the best "
-                f"mean log validation NMSE on {selection.get('folds', '?')} forward-chaining validation folds carved "
+        folds = selection.get("folds", "?")
+        spread = isinstance(folds, int) and folds >= SPREAD_SLICES
+        se = "of its paired differences over folds" if spread else "of the best law's mean, over rows"
+        return (f"the simplest law within one standard error ({se}) of the best "
+                f"mean log validation NMSE on {folds} forward-chaining validation folds carved "
                 f"from train, preferring laws that stay finite just past the range of every input")
     return "the simplest frontier law within one standard error of the best validation NMSE (one validation slice)"

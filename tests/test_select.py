@@ -122,3 +122,22 @@ def test_only_folds_every_pooled_law_can_be_fitted_on_are_used(sldbench_dir, mon
     monkeypatch.setattr(select, "fold_scores", scores)
     chosen, got = select.choose([small, big], mix)
     assert seen == [1, 1] and chosen.id == 1  # the 12-parameter law is judged, not failed, and wins
+
+
+def test_with_two_slices_a_law_better_on_one_but_far_worse_on_the_other_is_not_admitted():
+    best = select.FoldScores(0, (0.006, 0.35), se=(0.001, 0.08))
+    simple = select.FoldScores(1, (0.20, 0.28), se=(0.03, 0.06))  # 35x worse on the first slice, better on the second
+    close = select.FoldScores(2, (0.0065, 0.37), se=(0.001, 0.08))
+    assert not select.within_one_se(simple, best)
+    assert select.within_one_se(close, best)
+    mean, se = simple.gap(best)
+    assert se == pytest.approx(np.hypot(0.001 / 0.006, 0.08 / 0.35) / 2)  # the best law's, over rows
+    # from three slices on, the spread of the differences is the standard error
+    three = select.FoldScores(1, (0.20, 0.28, 0.30)), select.FoldScores(0, (0.006, 0.35, 0.02))
+    d = np.log([0.20 / 0.006, 0.28 / 0.35, 0.30 / 0.02])
+    assert three[0].gap(three[1]) == pytest.approx((d.mean(), d.std(ddof=1) / np.sqrt(3)))
+
+
+def test_describe_names_the_standard_error_used():
+    assert "paired differences" in select.describe({"rule": "folds", "folds": 3})
+    assert "over rows" in select.describe({"rule": "folds", "folds": 2})
