@@ -141,7 +141,8 @@ def final_laws(archive: Archive, search: Search, ds: Dataset) -> tuple[list[Fina
     laws = finalize(chosen, rec.id if rec else None, search.problem, ds, fit_cfg)
     used = len(next(iter(scores.values())).nmse) if scores else 1
     selection = {"folds": used, "rule": "folds" if scores else "one slice",
-                 "fold_nmse": {str(i): list(f.nmse) for i, f in scores.items()}}
+                 "fold_nmse": {str(i): list(f.nmse) for i, f in scores.items()},
+                 "fold_nmse_se": {str(i): list(f.se) for i, f in scores.items()}}
     return laws, selection
 
 

@@ -119,6 +119,7 @@ def test_csv_run_end_to_end(tmp_path):
     selection = json.loads((tmp_path / "run" / "final.json").read_text())["selection"]
     assert selection["rule"] == "folds" and selection["folds"] >= 2  # fewer when a fold is too small for a law
     assert all(len(v) == selection["folds"] for v in selection["fold_nmse"].values())
+    assert all(len(v) == selection["folds"] for v in selection["fold_nmse_se"].values())
     assert f"on {selection['folds']} forward-chaining validation folds" in out.replace("\n", " ")
     code, out2, _ = discover("show", str(tmp_path / "run"))
     assert code == 0 and "recommended law" in out2
