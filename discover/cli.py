@@ -85,7 +85,9 @@ def tasks(data_dir: str | None) -> None:
               help="With --csv: rule for the test rows, e.g. 'largest 15% of N*D', 'top value of N per group'.")
 @click.option("--validation", help="With --csv: rule carving validation rows from train (default: the holdout rule).")
 @click.option("--max-params", type=int, help="Cap on parameters per group and target (default: the task's).")
-@click.option("--budget", type=float, default=120.0, show_default=True, help="Search time in seconds.")
+@click.option("--budget", type=float, default=120.0, show_default=True,
+              help="Search time in seconds. Choosing the law to report and refitting it on "
+              "all of train come after, so a run takes somewhat longer.")
 @click.option("--max-evals", type=int, help="Stop after this many candidates (a deterministic end point).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same seed, same search.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<task>/<time>-seed<S>).")
@@ -229,7 +231,9 @@ def baseline(task_name: str, params_file: str | None, data_dir: str | None) -> N
 @cli.command()
 @click.option("--tasks", "task_names", default="all", show_default=True, help="all, or task names comma-separated.")
 @click.option("--seeds", type=int, default=5, show_default=True, help="Runs per task (seeds 0..N-1).")
-@click.option("--budget", type=float, default=120.0, show_default=True, help="Search seconds per run.")
+@click.option("--budget", type=float, default=120.0, show_default=True,
+              help="Search seconds per run (choosing and refitting the reported law "
+              "come after).")
 @click.option("--jobs", type=int, help="Runs at a time, each in its own process (default: CPU cores).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="bench", show_default=True,
               help="Bench folder: runs/, human/ and the results files; run again to resume.")
