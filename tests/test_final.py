@@ -13,21 +13,32 @@ from discover.problem import make_problem
 from discover.tasks import find_task
 
 
-def test_a_refit_that_breaks_just_past_the_data_gives_way_to_the_search_fit(sldbench_dir, monkeypatch):
+def vocab_record(sldbench_dir, text: str, id: int):
+    """The vocab dataset, its problem, and ``text`` evaluated there as the search would."""
     ds = load_dataset(find_task("vocab"), sldbench_dir)
     problem = make_problem(ds)
-    law = parse("p0 + p1*log(vocab_size - p2)", problem.symbols)
-    record = evaluate(Candidate(law, "user"), problem, FitConfig(starts=4, time_limit=5), id=7, max_params=12)
+    record = evaluate(Candidate(parse(text, problem.symbols), "user"), problem, FitConfig(starts=4, time_limit=5),
+                      id=id, max_params=12)
     assert record.ok
-    record = dataclasses.replace(record, params=tuple((p0, p1, 0.0) for p0, p1, _ in record.params))
-    lo = problem.train.X["vocab_size"].min()
-    refit = np.array([[p0, p1, 0.9 * lo] for p0, p1, _ in record.params])  # undefined at half the smallest vocabulary
+    return ds, problem, record
+
+
+def refit_returns(monkeypatch, refit: np.ndarray) -> None:
+    """Make the final refit return ``refit`` (read at each call: the test may change it in place)."""
 
     def fake_fit(structure, X, y, unit, n_units, config, init=None):
         return FitResult(ok=True, reason="", names=("p0", "p1", "p2"), params=refit.copy(),
                          sse=np.zeros(n_units), seconds=0.0, nfev=1)
 
     monkeypatch.setattr(final, "fit", fake_fit)
+
+
+def test_a_refit_that_breaks_just_past_the_data_gives_way_to_the_search_fit(sldbench_dir, monkeypatch):
+    ds, problem, record = vocab_record(sldbench_dir, "p0 + p1*log(vocab_size - p2)", 7)
+    record = dataclasses.replace(record, params=tuple((p0, p1, 0.0) for p0, p1, _ in record.params))
+    lo = problem.train.X["vocab_size"].min()
+    refit = np.array([[p0, p1, 0.9 * lo] for p0, p1, _ in record.params])  # undefined at half the smallest vocabulary
+    refit_returns(monkeypatch, refit)
     [law_out] = final.finalize([record], 7, problem, ds, FitConfig())
     assert law_out.params == record.params and "search fit kept" in law_out.reason
     assert np.isfinite(law_out.test.nmse)
@@ -38,19 +49,10 @@ def test_a_refit_that_breaks_just_past_the_data_gives_way_to_the_search_fit(sldb
 
 
 def test_a_refit_that_diverges_further_out_gives_way_only_where_the_search_fit_held(sldbench_dir, monkeypatch):
-    ds = load_dataset(find_task("vocab"), sldbench_dir)
-    problem = make_problem(ds)
-    law = parse("p0 + p1*vocab_size**p2", problem.symbols)
-    record = evaluate(Candidate(law, "user"), problem, FitConfig(starts=4, time_limit=5), id=3, max_params=12)
-    assert record.ok
+    ds, problem, record = vocab_record(sldbench_dir, "p0 + p1*vocab_size**p2", 3)
     refit = np.array(record.params)
     refit[:, 1], refit[:, 2] = 1.0, 8.0  # a steep power: far past the training targets at 4x the largest vocabulary
-
-    def fake_fit(structure, X, y, unit, n_units, config, init=None):
-        return FitResult(ok=True, reason="", names=("p0", "p1", "p2"), params=refit.copy(),
-                         sse=np.zeros(n_units), seconds=0.0, nfev=1)
-
-    monkeypatch.setattr(final, "fit", fake_fit)
+    refit_returns(monkeypatch, refit)
     [law_out] = final.finalize([record], 3, problem, ds, FitConfig())
     assert law_out.params == record.params
     assert law_out.reason.startswith("diverges when extrapolated further along the holdout inputs")
