@@ -115,26 +115,29 @@ def make_problem(ds: Dataset, seed: int = 0, max_fit_rows: int = MAX_FIT_ROWS) -
         probe=extrapolation_probe(val, train, axes),
         inside=shares_probe(ds.train, share_names, G, scales, seed),
         edges=edge_probe(train, share_names, seed),
-        folds=selection_folds(ds, ~mask, scales, seed),
+        folds=selection_folds(ds, ~mask, scales, seed, max_fit_rows=max_fit_rows),
     )
 
 
-SELECTION_FOLDS = 2
+SELECTION_FOLDS = 4
 
 
 def selection_folds(ds: Dataset, rest: np.ndarray, scales: dict[str, float], seed: int,
-                    k: int = SELECTION_FOLDS) -> tuple[tuple[Rows, Rows], ...]:
+                    k: int = SELECTION_FOLDS, max_fit_rows: int = MAX_FIT_ROWS) -> tuple[tuple[Rows, Rows], ...]:
     """Forward-chaining folds inside the rows left after validation: the validation rule
     applied again to those rows holds out the next slice (the next-largest scale, or another
     random share); parameters are fitted on what lies below it. ``k`` folds at most; fewer
-    when the rule runs out of rows, or when a fold's fit rows would hold fewer distinct values
-    of an input than the rows before (up to 3): a fold fitted on a single value of an input
-    cannot judge any law in that input. Used to choose the law to report (select.py)."""
+    when the rule runs out of rows, when a fold would be fitted on half the rows the search
+    fits on or fewer (a fold that far down judges a smaller problem than the one the law is
+    reported for), or when a fold's fit rows would hold fewer distinct values of an input
+    than the rows before (up to 3): a fold fitted on a single value of an input cannot judge
+    any law in that input. Fit rows are capped at ``max_fit_rows`` as in the
+    search (see make_problem). Used to choose the law to report (select.py)."""
     from discover.errors import UserError
     from discover.holdout import holdout_mask
 
     G = len(ds.groups)
-    idx = np.flatnonzero(rest)
+    idx = rest_rows = np.flatnonzero(rest)
     out = []
     for i in range(k):
         try:
@@ -142,11 +145,14 @@ def selection_folds(ds: Dataset, rest: np.ndarray, scales: dict[str, float], see
         except UserError:
             break
         fit_idx = idx[~held]
+        if len(fit_idx) <= len(rest_rows) / 2:
+            break  # too far below the rows the search fits on
         if len(np.unique(ds.train.group[fit_idx])) < G:
             break  # a group would have no rows to fit
         if _too_narrow(ds.train, fit_idx, idx):
             break  # an input would lose the spread that identifies its terms
-        out.append((rows(ds.train.take(fit_idx), G, scales), rows(ds.train.take(idx[held]), G, scales)))
+        fit_split = _subsample(ds.train.take(fit_idx), max_fit_rows, seed + 1 + i)
+        out.append((rows(fit_split, G, scales), rows(ds.train.take(idx[held]), G, scales)))
         idx = fit_idx
     return tuple(out)
 

@@ -123,8 +123,9 @@ def _finish(search: Search, store: RunStore, ds: Dataset, on_note: Callable[[str
 
 
 def selection_seconds(budget: float) -> float:
-    """Time for re-validating candidates on the earlier folds (select.py), after the search."""
-    return min(60.0, max(10.0, 0.15 * budget))
+    """Time for re-validating candidates on the earlier folds (select.py), after the search:
+    a quarter of the budget, 10 to 90 s (up to five slices per law)."""
+    return min(90.0, max(10.0, 0.25 * budget))
 
 
 def final_laws(archive: Archive, search: Search, ds: Dataset) -> tuple[list[FinalLaw], dict]:

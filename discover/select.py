@@ -72,15 +72,19 @@ class FoldScores:
 
 
 def candidate_pool(records: list[Evaluation], size: int = POOL) -> list[Evaluation]:
-    """The frontier and the best laws by validation NMSE (distinct forms, valid ones only)."""
+    """The frontier and the best laws by validation NMSE (distinct forms, valid ones only),
+    in the order they are re-validated: the frontier first, then the others, each best
+    first. When time runs short, the laws left out are then near-duplicates of better ones,
+    not the simple end of the frontier, which the one-standard-error rule needs to see."""
     ok = {r.key: r for r in sorted((r for r in records if r.ok), key=lambda r: -r.id)}
     by_val = sorted(ok.values(), key=lambda r: (r.val_nmse, r.complexity, r.id))
-    pool = {r.id: r for r in pareto_front(ok.values())}
+    front = sorted(pareto_front(ok.values()), key=lambda r: (r.val_nmse, r.id))
+    pool = {r.id: r for r in front}
     for r in by_val:
         if len(pool) >= size:
             break
         pool.setdefault(r.id, r)
-    return sorted(pool.values(), key=lambda r: (r.val_nmse, r.id))
+    return list(pool.values())
 
 
 def usable_folds(problem: Problem, pool: list[Evaluation]) -> tuple:

@@ -59,7 +59,8 @@ def test_selection_folds_chain_forward_below_the_validation_slice(sldbench_dir):
     p = make_problem(ds)
     v = "vocab_size"
     sizes = np.unique(ds.train.X[v]) / p.scales[v]
-    assert len(p.folds) == 2
+    # a fourth fold would be fitted on 480 of the 960 rows the search fits on: not taken
+    assert p.fit.n == 960 and len(p.folds) == 3 and p.folds[-1][0].n == 600
     for k, (fit_rows, val_rows) in enumerate(p.folds):
         # fold k holds out the (k+2)-th largest vocabulary and fits on everything below it
         np.testing.assert_allclose(np.unique(val_rows.X[v]), [sizes[-(k + 2)]])
@@ -91,6 +92,15 @@ def test_no_fold_is_fitted_on_too_few_values_of_an_input(sldbench_dir):
         for fit, _ in problem.folds:
             for s in problem.symbols:
                 assert len(np.unique(fit.X[s])) >= min(3, len(np.unique(problem.fit.X[s])))
+
+
+def test_fold_fit_rows_are_capped_as_in_the_search_and_validation_rows_are_not(sldbench_dir):
+    ds = load_dataset(find_task("lr_bsz"), sldbench_dir)
+    full, capped = make_problem(ds), make_problem(ds, max_fit_rows=500)
+    assert capped.fit.n <= 500 and len(capped.folds) == len(full.folds) >= 2
+    for (fit, val), (full_fit, full_val) in zip(capped.folds, full.folds, strict=True):
+        assert 0 < fit.n <= 500 < full_fit.n  # fitted on a sample of the rows below the slice...
+        np.testing.assert_array_equal(val.y, full_val.y)  # ...and scored on every row of it
 
 
 def test_mixture_proportions_are_shares_and_their_probe_holds_other_mixes(sldbench_dir):
