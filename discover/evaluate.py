@@ -7,6 +7,7 @@ validation rows. Nothing here sees the test split (see final.py for that).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,10 +83,13 @@ def score_rows(structure, params: np.ndarray, rows: Rows) -> Scores:
     return score(rows.Y, rows.wide(pred))
 
 
-def fit_rows(expr: sp.Expr, rows: Rows, n_units: int, config: FitConfig,
+def fit_rows(expr: sp.Expr, rows: Rows, problem: Problem, config: FitConfig,
              init: np.ndarray | None = None) -> tuple[object, FitResult]:
+    """Fit the law per unit on ``rows``, keeping for each unit the best start that passes the
+    checks of sound_units where one does."""
     structure = analyse(expr)
-    return structure, fit(structure, rows.X, rows.y, rows.unit, n_units, config, init)
+    return structure, fit(structure, rows.X, rows.y, rows.unit, problem.n_units, config, init,
+                          sound_units(structure, problem))
 
 
 def evaluate(candidate: Candidate, problem: Problem, config: FitConfig, id: int, max_params: int) -> Evaluation:
@@ -109,7 +113,7 @@ def evaluate(candidate: Candidate, problem: Problem, config: FitConfig, id: int,
     if not any(s.name in problem.symbols for s in expr.free_symbols):
         return record(False, "law does not depend on any input")
     try:
-        structure, result = fit_rows(expr, problem.fit, problem.n_units, config)
+        structure, result = fit_rows(expr, problem.fit, problem, config)
     except (ExprError, ValueError, ZeroDivisionError, OverflowError, TypeError) as exc:
         return record(False, f"cannot fit: {exc}")
     if not result.ok:
@@ -162,8 +166,39 @@ def probe_problem(structure, params: np.ndarray, problem: Problem) -> str:
         pred = predict(structure, params, probe.X, probe.unit)
     if not np.all(np.isfinite(pred)):
         return "not finite when extrapolated further along the holdout inputs"
-    y = problem.train.y
-    lo, hi, span = y.min(), y.max(), y.max() - y.min()
-    if pred.min() < lo - EXTRAPOLATION_MARGIN * span or pred.max() > hi + EXTRAPOLATION_MARGIN * span:
+    lo, hi = _plausible(problem)
+    if pred.min() < lo or pred.max() > hi:
         return "diverges when extrapolated further along the holdout inputs"
     return ""
+
+
+def _plausible(problem: Problem) -> tuple[float, float]:
+    """The targets a law may predict on the probe: the training range widened by the margin."""
+    y = problem.train.y
+    span = y.max() - y.min()
+    return y.min() - EXTRAPOLATION_MARGIN * span, y.max() + EXTRAPOLATION_MARGIN * span
+
+
+def sound_units(structure, problem: Problem) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Per unit, whether parameters pass the checks the search makes of every law
+    (extrapolation_problem): finite on other mixes of the shares inputs, finite and not
+    diverging further out along the holdout inputs. For the fitter, to prefer such starts;
+    None when the problem has neither probe."""
+    checks = [(rows, bounded) for rows, bounded in ((problem.inside, False), (problem.probe, True))
+              if rows is not None]
+    if not checks:
+        return None
+    lo, hi = _plausible(problem)
+
+    def sound(params: np.ndarray) -> np.ndarray:
+        ok = np.ones(len(params), dtype=bool)
+        for rows, bounded in checks:
+            with np.errstate(all="ignore"):
+                pred = predict(structure, params, rows.X, rows.unit)
+                bad = ~np.isfinite(pred)
+                if bounded:
+                    bad |= (pred < lo) | (pred > hi)
+            ok &= np.bincount(rows.unit[bad], minlength=len(params)) == 0
+        return ok
+
+    return sound

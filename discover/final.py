@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from discover.data import Dataset
-from discover.evaluate import Evaluation, edge_problem, inside_problem, probe_problem, score_rows
+from discover.evaluate import Evaluation, edge_problem, inside_problem, probe_problem, score_rows, sound_units
 from discover.expr import parse
 from discover.fit import FitConfig, analyse, fit
 from discover.problem import Problem, rows
@@ -76,7 +76,8 @@ def finalize(laws: list[Evaluation], recommended_id: int | None, problem: Proble
         expr = parse(r.text, problem.symbols)
         structure = analyse(expr)
         init = np.array(r.params, dtype=float) if r.params else None
-        result = fit(structure, problem.train.X, problem.train.y, problem.train.unit, problem.n_units, config, init)
+        result = fit(structure, problem.train.X, problem.train.y, problem.train.unit, problem.n_units, config, init,
+                     sound_units(structure, problem))
         found, reason = result.params, result.reason
         broken = new_breaks(structure, found, init, problem) if result.ok and init is not None else ""
         if broken:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -324,10 +325,14 @@ def start_points(m: int, count: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def fit(structure: Structure, X: dict[str, np.ndarray], y: np.ndarray, unit: np.ndarray, n_units: int,
-        config: FitConfig = FitConfig(), init: np.ndarray | None = None) -> FitResult:
+        config: FitConfig = FitConfig(), init: np.ndarray | None = None,
+        sound: Callable[[np.ndarray], np.ndarray] | None = None) -> FitResult:
     """Fit the law per unit on rows (X, y) with unit indices ``unit`` in [0, n_units).
 
-    ``init`` (units, all parameters), e.g. an earlier fit on fewer rows, is tried first."""
+    ``init`` (units, all parameters), e.g. an earlier fit on fewer rows, is tried first.
+    ``sound(params)`` (units,) bool, where given, says which units' parameters can be
+    trusted past the fit rows (see evaluate.sound_units): each unit then keeps its best start
+    that passes, and its best start overall only when none does."""
     t0 = time.monotonic()
     names = structure.names
     k = len(names)
@@ -345,7 +350,7 @@ def fit(structure: Structure, X: dict[str, np.ndarray], y: np.ndarray, unit: np.
             best.evaluate(np.zeros((n_units, 0)))
         except _Deadline:
             timed_out = True
-        sse, theta, c, nfev = best.best_sse, best.best_theta, best.best_c, best.nfev
+        sse, theta, c, nfev = best.best_sse[None], best.best_theta[None], best.best_c[None], best.nfev
     else:
         key = hashlib.sha256(f"{config.seed}:{structure.expr}".encode()).digest()
         rng = np.random.default_rng(int.from_bytes(key[:8], "little"))
@@ -359,17 +364,42 @@ def fit(structure: Structure, X: dict[str, np.ndarray], y: np.ndarray, unit: np.
         else:
             sse, theta, c, nfev, timed_out = _stacked_starts(structure, X, y, unit, n_units, deadline, spread, starts,
                                                              config)
+    usable = np.isfinite(sse) & (sse < (PENALTY * spread) ** 2)  # (starts, units)
+    pick = _pick_starts(structure, sse, theta, c, usable, sound)
+    cols = np.arange(n_units)
+    sse, params = sse[pick, cols], _params(structure, theta[pick, cols], c[pick, cols])
     seconds = time.monotonic() - t0
-    if not np.isfinite(sse).all() or (sse >= (PENALTY * spread) ** 2).any():
+    if not usable.any(axis=0).all():
         reason = "time limit reached before any finite fit" if timed_out else "no start gave a finite fit"
         return _failed(names, n_units, t0, reason, timed_out=timed_out)
-    params = np.zeros((n_units, k))
-    for j, name in enumerate(structure.nonlinear):
-        params[:, names.index(name)] = theta[:, j]
-    for j, name in enumerate(structure.linear):
-        params[:, names.index(name)] = c[:, j]
     return FitResult(ok=True, reason="", names=names, params=params, sse=sse.copy(), seconds=seconds, nfev=nfev,
                      timed_out=timed_out)
+
+
+def _params(structure: Structure, theta: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """All parameters (units, names) from the nonlinear ``theta`` and the linear ``c``."""
+    params = np.zeros((len(theta), len(structure.names)))
+    for j, name in enumerate(structure.nonlinear):
+        params[:, structure.names.index(name)] = theta[:, j]
+    for j, name in enumerate(structure.linear):
+        params[:, structure.names.index(name)] = c[:, j]
+    return params
+
+
+def _pick_starts(structure: Structure, sse: np.ndarray, theta: np.ndarray, c: np.ndarray, usable: np.ndarray,
+                 sound: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
+    """Per unit, the start (row of ``sse``) to keep: the least error among usable starts; with
+    ``sound``, among those whose parameters pass it, where any does."""
+    cost = np.where(usable, sse, np.inf)
+    best = np.argmin(cost, axis=0)
+    if sound is None or len(sse) == 1:
+        return best
+    cols = np.arange(sse.shape[1])
+    if sound(_params(structure, theta[best, cols], c[best, cols])).all():
+        return best  # the usual case: one check
+    passes = usable & np.array([sound(_params(structure, theta[s], c[s])) for s in range(len(sse))])
+    guarded = np.argmin(np.where(passes, cost, np.inf), axis=0)
+    return np.where(passes.any(axis=0), guarded, best)
 
 
 def _stacked_starts(structure, X, y, unit, n_units, deadline, spread, starts, config):
@@ -385,15 +415,12 @@ def _stacked_starts(structure, X, y, unit, n_units, deadline, spread, starts, co
     except _Deadline:
         timed_out = True
     sse = big.best_sse.reshape(S, n_units)
-    pick = np.argmin(np.where(np.isfinite(sse), sse, np.inf), axis=0)
-    cols = np.arange(n_units)
-    theta = big.best_theta.reshape(S, n_units, -1)[pick, cols]
-    c = big.best_c.reshape(S, n_units, -1)[pick, cols]
-    return sse[pick, cols], theta, c, big.nfev, timed_out
+    return sse, big.best_theta.reshape(S, n_units, -1), big.best_c.reshape(S, n_units, -1), big.nfev, timed_out
 
 
 def _scipy_starts(structure, X, y, unit, n_units, deadline, spread, starts, config):
-    """One start after the other through scipy.optimize.least_squares, stopping when starts stop helping."""
+    """One start after the other through scipy.optimize.least_squares, stopping when starts stop
+    helping; only the best parameters seen are kept (one row: ``sound`` has no other start to pick)."""
     prob = _Problem(structure, X, y, unit, n_units, deadline, spread)
     stale, timed_out = 0, False
     try:
@@ -405,7 +432,7 @@ def _scipy_starts(structure, X, y, unit, n_units, deadline, spread, starts, conf
                 break
     except _Deadline:
         timed_out = True
-    return prob.best_sse, prob.best_theta, prob.best_c, prob.nfev, timed_out
+    return prob.best_sse[None], prob.best_theta[None], prob.best_c[None], prob.nfev, timed_out
 
 
 def _failed(names, n_units, t0, reason, timed_out=False) -> FitResult:

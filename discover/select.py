@@ -110,7 +110,7 @@ def fold_scores(record: Evaluation, problem: Problem, config: FitConfig = FOLD_F
     nmse, se = [record.val_nmse], [record.val.nmse_se]
     init = np.array(record.params, dtype=float) if record.params else None
     for fit_rows_, val_rows in problem.folds if folds is None else folds:
-        structure, result = fit_rows(expr, fit_rows_, problem.n_units, config, init)
+        structure, result = fit_rows(expr, fit_rows_, problem, config, init)
         ok = result.ok and not inside_problem(structure, result.params, problem)
         scores = score_rows(structure, result.params, val_rows) if ok else FAILED
         nmse.append(scores.nmse)

@@ -26,7 +26,7 @@ def vocab_record(sldbench_dir, text: str, id: int):
 def refit_returns(monkeypatch, refit: np.ndarray) -> None:
     """Make the final refit return ``refit`` (read at each call: the test may change it in place)."""
 
-    def fake_fit(structure, X, y, unit, n_units, config, init=None):
+    def fake_fit(structure, X, y, unit, n_units, config, init=None, sound=None):
         return FitResult(ok=True, reason="", names=("p0", "p1", "p2"), params=refit.copy(),
                          sse=np.zeros(n_units), seconds=0.0, nfev=1)
 

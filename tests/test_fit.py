@@ -128,3 +128,22 @@ def test_groups_with_unequal_row_counts_in_any_order_fit_alike():
     r = fit(analyse(parse("p0 + p1*x**p2", ["x"])), {"x": x}, y, unit, 2)
     assert r.ok
     assert np.allclose(r.params[:, 2], b, atol=1e-4) and np.allclose(r.params[:, 1], a, atol=1e-3)
+
+
+def test_a_sound_start_is_kept_over_a_better_fit_that_is_not():
+    # y = x**2 on x > 0: (p0*x)**2 fits exactly with p0 = 1 or p0 = -1, and the starts reach both
+    x = np.linspace(1.0, 3.0, 20)
+    s = analyse(parse("(p0*x)**2", ["x"]))
+    unit = np.repeat([0, 1], 20)
+    X, y = {"x": np.tile(x, 2)}, np.tile(x**2, 2) * np.repeat([1.0, 1.0001], 20)
+
+    def negative_for_unit_1(params):  # a check only unit 1's negative root passes
+        return np.array([True, params[1, 0] < 0])
+
+    free = fit(s, X, y, unit, 2)
+    kept = fit(s, X, y, unit, 2, sound=negative_for_unit_1)
+    assert free.ok and kept.ok and free.params[1, 0] > 0  # left alone, the first root found
+    assert kept.params[1, 0] == pytest.approx(-np.sqrt(1.0001), rel=1e-4)
+    np.testing.assert_array_equal(kept.params[0], free.params[0])  # units that pass keep their best fit
+    impossible = fit(s, X, y, unit, 2, sound=lambda params: np.zeros(2, dtype=bool))
+    assert impossible.ok and abs(impossible.params[1, 0]) == pytest.approx(np.sqrt(1.0001), rel=1e-4)

@@ -1,9 +1,11 @@
 """The search's view of a dataset: splits, units, scales, and what it never sees."""
 
+import dataclasses
+
 import numpy as np
 
 from discover.data import load_dataset
-from discover.evaluate import inside_problem
+from discover.evaluate import inside_problem, sound_units
 from discover.expr import parse
 from discover.fit import analyse, predict
 from discover.problem import make_problem, shares
@@ -127,6 +129,11 @@ def test_a_law_that_breaks_on_other_mixes_is_rejected(sldbench_dir):
     assert np.all(np.isfinite(predict(law, params, p.train.X, p.train.unit)))
     assert "other mixes" in inside_problem(law, params, p)
     assert inside_problem(law, np.full((p.n_units, 1), 0.1), p) == ""
+    # the fitter's per-unit view of the same checks: only unit 3 breaks
+    params = np.full((p.n_units, 1), 0.1)
+    params[3] = 0.23
+    np.testing.assert_array_equal(sound_units(law, p)(params), np.arange(p.n_units) != 3)
+    assert sound_units(law, dataclasses.replace(p, inside=None, probe=None)) is None
 
 
 def test_edge_probe_moves_one_input_at_a_time_past_its_range(sldbench_dir):
