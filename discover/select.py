@@ -87,6 +87,18 @@ def candidate_pool(records: list[Evaluation], size: int = POOL) -> list[Evaluati
     return list(pool.values())
 
 
+def judgeable(problem: Problem, pool: list[Evaluation]) -> list[Evaluation]:
+    """The laws of ``pool`` that can be fitted on the first fold: no more parameters than its
+    smallest unit has rows. Any other law is left out of a choice made on folds (all kept if
+    none can be fitted there): it could only be judged on one slice, and left in, it would
+    take every fold from every other law (usable_folds). With few rows per group
+    (easy_question) a single 11-parameter law did."""
+    if not problem.folds:
+        return pool
+    rows = np.bincount(problem.folds[0][0].unit, minlength=problem.n_units).min()
+    return [r for r in pool if r.n_params <= rows] or pool
+
+
 def usable_folds(problem: Problem, pool: list[Evaluation]) -> tuple:
     """The folds every law of ``pool`` can be fitted on: the leading folds whose smallest unit
     keeps at least as many fit rows as the pool's largest law has parameters. A fold too small
@@ -125,12 +137,13 @@ def choose(records: list[Evaluation], problem: Problem, seconds: float = 20.0) -
     one-standard-error rule on mean log NMSE over folds among those (within_one_se: the
     standard error of the paired differences over folds; with two slices, the best law's
     over rows, see FoldScores.gap), laws that break just past the data
-    (breaks_past_data) last; only folds every pooled law can be fitted on (usable_folds).
+    (breaks_past_data) last; only laws that can be fitted on the first fold (judgeable), on
+    the folds every one of them can be fitted on (usable_folds).
     Without such folds (or time) it is the one-slice rule of
     archive.recommend, with the same preference."""
     ok = [r for r in records if r.ok]
     flawed = functools.partial(breaks_past_data, problem=problem)
-    pool = candidate_pool(records)
+    pool = judgeable(problem, candidate_pool(records))
     folds = usable_folds(problem, pool)
     if not folds or not ok:
         return recommend(ok, flawed), {}

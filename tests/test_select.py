@@ -1,5 +1,6 @@
 """Choosing the law to report on several forward-chaining validation folds."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -122,6 +123,15 @@ def test_only_folds_every_pooled_law_can_be_fitted_on_are_used(sldbench_dir, mon
     monkeypatch.setattr(select, "fold_scores", scores)
     chosen, got = select.choose([small, big], mix)
     assert seen == [1, 1] and chosen.id == 1  # the 12-parameter law is judged, not failed, and wins
+
+    # a law too large for the first fold (14 parameters, 13 rows) is left out rather than
+    # taking the folds from every other law; alone, it is chosen on one slice
+    huge = dataclasses.replace(with_params(record(2, 30, 0.001, se=1e-6), 14), key="k2")
+    assert select.judgeable(mix, [small, big, huge]) == [small, big]
+    seen.clear()
+    chosen, got = select.choose([small, big, huge], mix)
+    assert seen == [1, 1] and chosen.id == 1 and set(got) == {0, 1}
+    assert select.choose([huge], mix) == (huge, {})
 
 
 def test_with_two_slices_a_law_better_on_one_but_far_worse_on_the_other_is_not_admitted():
