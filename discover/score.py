@@ -30,12 +30,18 @@ FAILED = Scores(r2=R2_FLOOR, r2_raw=R2_FLOOR, nmse=float("inf"), nmae=float("inf
 
 
 def score(y_true: np.ndarray, y_pred: np.ndarray) -> Scores:
-    """Score predictions; arrays are (rows,) or (rows, targets)."""
+    """Score predictions; arrays are (rows,) or (rows, targets); (rows,) predictions of a
+    single target are also taken against (rows, 1) truth. Any other mismatch of shapes is
+    a caller's mistake, not a bad law: ValueError."""
     t = np.asarray(y_true, dtype=float)
     p = np.asarray(y_pred, dtype=float)
     if t.ndim == 1:
-        t, p = t[:, None], p[:, None] if p.ndim == 1 else p
-    if p.shape != t.shape or t.shape[0] == 0:
+        t = t[:, None]
+    if p.ndim == 1 and t.shape[1] == 1:
+        p = p[:, None]
+    if p.shape != t.shape:
+        raise ValueError(f"predictions of shape {p.shape} for truth of shape {t.shape}")
+    if t.shape[0] == 0:
         return FAILED
     if not np.all(np.isfinite(p)):
         return FAILED

@@ -1,6 +1,7 @@
 """SLDBench's scoring rules."""
 
 import numpy as np
+import pytest
 
 from discover.score import clip_r2, mean_over_runs, score
 
@@ -35,3 +36,13 @@ def test_mean_over_runs_counts_failed_and_missing_runs_as_minus_one():
     assert np.isclose(mean_over_runs([0.9, None, 0.8, 0.7, 0.6]), 0.4)
     assert np.isclose(mean_over_runs([0.9, 0.8], runs=4), (0.9 + 0.8 - 2) / 4)
     assert np.isclose(mean_over_runs([-5.0, 1.0]), 0.0)
+
+
+def test_one_target_scores_alike_in_either_layout_and_mismatched_shapes_are_an_error():
+    t = np.array([1.0, 2.0, 3.0, 4.0])
+    p = np.array([1.1, 1.9, 3.2, 3.8])
+    assert score(t[:, None], p) == score(t, p) == score(t[:, None], p[:, None])
+    with pytest.raises(ValueError, match="shape"):
+        score(t[:3], p)
+    with pytest.raises(ValueError, match="shape"):
+        score(np.column_stack([t, t]), p)
