@@ -8,7 +8,7 @@ from discover.data import load_dataset
 from discover.evaluate import inside_problem, sound_units
 from discover.expr import parse
 from discover.fit import analyse, predict
-from discover.problem import make_problem, shares
+from discover.problem import corners, make_problem, shares
 from discover.tasks import find_task
 
 
@@ -119,6 +119,19 @@ def test_mixture_proportions_are_shares_and_their_probe_holds_other_mixes(sldben
     assert sum(tuple(r) not in seen for r in mixes.round(9)) > len(mixes) // 2  # mostly new mixes
     assert all(np.any(mixes[:, i] == 0) for i in range(5))  # each share is sometimes absent
     assert make_problem(load_dataset(find_task("vocab"), sldbench_dir)).inside is None
+    # every group meets every corner of the training mixes (where a law linear in the shares is lowest)
+    p = make_problem(ds)
+    ends = corners(train.min(axis=0), train.max(axis=0), 1.0)
+    assert len(ends) >= 10
+    met = {(int(u) % len(p.groups), tuple(m)) for u, m in zip(inside.unit, mixes.round(9), strict=True)}
+    assert all((g, tuple(c)) in met for g in range(len(p.groups)) for c in ends.round(9))
+
+
+def test_the_corners_of_a_set_of_mixes_are_its_vertices():
+    # shares within [0, .5], [0, .5], [0, 1] summing to 1
+    got = corners(np.zeros(3), np.array([0.5, 0.5, 1.0]), 1.0)
+    assert {tuple(c) for c in got} == {(0, 0, 1), (0, 0.5, 0.5), (0.5, 0, 0.5), (0.5, 0.5, 0)}
+    assert len(corners(np.zeros(3), np.ones(3), 1.0)) == 3  # the simplex: one share takes the whole
 
 
 def test_a_law_that_breaks_on_other_mixes_is_rejected(sldbench_dir):
