@@ -131,8 +131,8 @@ def selection_folds(ds: Dataset, rest: np.ndarray, scales: dict[str, float], see
     fits on or fewer (a fold that far down judges a smaller problem than the one the law is
     reported for), or when a fold's fit rows would hold fewer distinct values of an input
     than the rows before (up to 3): a fold fitted on a single value of an input cannot judge
-    any law in that input. Fit rows are capped at ``max_fit_rows`` as in the
-    search (see make_problem). Used to choose the law to report (select.py)."""
+    any law in that input. Fit rows are capped at ``max_fit_rows`` as in the search (see
+    make_problem). Used to choose the law to report (select.py)."""
     from discover.errors import UserError
     from discover.holdout import holdout_mask
 
