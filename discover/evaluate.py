@@ -131,13 +131,23 @@ def evaluate(candidate: Candidate, problem: Problem, config: FitConfig, id: int,
 EXTRAPOLATION_MARGIN = 1.0  # in units of the training target's range
 
 
+def _misses(rows: Rows, structure, params: np.ndarray,
+            bounds: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``rows``: whether the law's prediction is not finite, and whether it is
+    finite but outside ``bounds`` (never, without bounds). The one check behind every
+    *_problem function and sound_units."""
+    with np.errstate(all="ignore"):
+        pred = predict(structure, params, rows.X, rows.unit)
+    finite = np.isfinite(pred)
+    if bounds is None:
+        return ~finite, np.zeros_like(finite)
+    with np.errstate(invalid="ignore"):
+        return ~finite, finite & ((pred < bounds[0]) | (pred > bounds[1]))
+
+
 def _not_finite_on(probe: Rows | None, structure, params: np.ndarray, why: str) -> str:
     """``why`` if the law predicts a non-finite value on some row of ``probe``, else ''."""
-    if probe is None:
-        return ""
-    with np.errstate(all="ignore"):
-        pred = predict(structure, params, probe.X, probe.unit)
-    return "" if np.all(np.isfinite(pred)) else why
+    return why if probe is not None and _misses(probe, structure, params)[0].any() else ""
 
 
 def inside_problem(structure, params: np.ndarray, problem: Problem) -> str:
@@ -159,15 +169,12 @@ def extrapolation_problem(structure, params: np.ndarray, problem: Problem) -> st
 def probe_problem(structure, params: np.ndarray, problem: Problem) -> str:
     """Why the law cannot be trusted further out along the holdout axes ('' if it can): not
     finite there, or beyond the training targets by more than their range (problem.probe)."""
-    probe = problem.probe
-    if probe is None:
+    if problem.probe is None:
         return ""
-    with np.errstate(all="ignore"):
-        pred = predict(structure, params, probe.X, probe.unit)
-    if not np.all(np.isfinite(pred)):
+    not_finite, outside = _misses(problem.probe, structure, params, _plausible(problem))
+    if not_finite.any():
         return "not finite when extrapolated further along the holdout inputs"
-    lo, hi = _plausible(problem)
-    if pred.min() < lo or pred.max() > hi:
+    if outside.any():
         return "diverges when extrapolated further along the holdout inputs"
     return ""
 
@@ -184,21 +191,16 @@ def sound_units(structure, problem: Problem) -> Callable[[np.ndarray], np.ndarra
     (extrapolation_problem): finite on other mixes of the shares inputs, finite and not
     diverging further out along the holdout inputs. For the fitter, to prefer such starts;
     None when the problem has neither probe."""
-    checks = [(rows, bounded) for rows, bounded in ((problem.inside, False), (problem.probe, True))
+    checks = [(rows, bounds) for rows, bounds in ((problem.inside, None), (problem.probe, _plausible(problem)))
               if rows is not None]
     if not checks:
         return None
-    lo, hi = _plausible(problem)
 
     def sound(params: np.ndarray) -> np.ndarray:
         ok = np.ones(len(params), dtype=bool)
-        for rows, bounded in checks:
-            with np.errstate(all="ignore"):
-                pred = predict(structure, params, rows.X, rows.unit)
-                bad = ~np.isfinite(pred)
-                if bounded:
-                    bad |= (pred < lo) | (pred > hi)
-            ok &= np.bincount(rows.unit[bad], minlength=len(params)) == 0
+        for rows, bounds in checks:
+            not_finite, outside = _misses(rows, structure, params, bounds)
+            ok &= np.bincount(rows.unit[not_finite | outside], minlength=len(params)) == 0
         return ok
 
     return sound

@@ -137,7 +137,8 @@ def selection_folds(ds: Dataset, rest: np.ndarray, scales: dict[str, float], see
     from discover.holdout import holdout_mask
 
     G = len(ds.groups)
-    idx = rest_rows = np.flatnonzero(rest)
+    idx = np.flatnonzero(rest)
+    half = len(idx) / 2  # of the rows the search fits on
     out = []
     for i in range(k):
         try:
@@ -145,7 +146,7 @@ def selection_folds(ds: Dataset, rest: np.ndarray, scales: dict[str, float], see
         except UserError:
             break
         fit_idx = idx[~held]
-        if len(fit_idx) <= len(rest_rows) / 2:
+        if len(fit_idx) <= half:
             break  # too far below the rows the search fits on
         if len(np.unique(ds.train.group[fit_idx])) < G:
             break  # a group would have no rows to fit
