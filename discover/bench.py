@@ -10,7 +10,9 @@ Layout of ``--out DIR``::
 A task × seed whose ``final.json`` exists is not redone; an interrupted one is resumed. Test
 R² comes only from ``final.json`` (the search never sees the test split). The paper's rule
 is applied to the recommended law of each run: R² clipped at −1, a failed run counting −1,
-mean over seeds.
+mean over seeds. With ``development`` every run and human law is on data.development_split
+(train's validation slice as the test split): a batch for judging changes to discover
+without reading the test split; the paper's rows are then left out, as they are on test.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class BenchConfig:
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     data_dir: str | None = None
     human: bool = True  # also score the human laws
+    development: bool = False  # score on data.development_split: the test split is not read
     skipped: tuple[str, ...] = ()  # tasks left out of this batch, with the reason (e.g. no data)
 
 
@@ -178,6 +181,12 @@ def load_reference(path: str | Path | None = None) -> Reference:
     return Reference(source=str(d.get("source", "")), tasks=tasks, rows=rows)
 
 
+def bench_reference(config: BenchConfig) -> Reference:
+    """The paper's rows beside a batch on the test split; none beside one on the development split."""
+    reference = load_reference()
+    return dataclasses.replace(reference, rows=()) if config.development else reference
+
+
 # --- workers ----------------------------------------------------------------------------------
 
 _queue: Any = None
@@ -202,28 +211,34 @@ def published_params_file(source: str) -> Path | None:
     return p if p.is_file() else None
 
 
-def human_job(task: TaskSpec, out: Path, data_dir: str | None) -> dict:
-    """Score a task's human law (published, refitted) and write ``DIR/human/<task>.json``."""
+def human_job(task: TaskSpec, out: Path, data_dir: str | None, development: bool = False) -> dict:
+    """Score a task's human law (published, refitted) and write ``DIR/human/<task>.json``.
+    On the development split, published parameters are not scored (they were fitted on its test rows)."""
     from discover.baselines import run_baseline
-    from discover.data import load_dataset
+    from discover.data import development_split, load_dataset
 
     key = f"{task.name} human law"
     _send(Event(key, "start"))
     t0 = time.monotonic()
     try:
         ds = load_dataset(task, data_dir)
-        b = run_baseline(task, ds, published_params_file(ds.source))
+        params = published_params_file(ds.source)
+        if development:
+            ds, params = development_split(ds), None
+        b = run_baseline(task, ds, params)
         result = {"ok": True, **b.to_json()}
     except Exception as exc:  # noqa: BLE001 - recorded, the batch goes on
         result = {"ok": False, "task": task.name, "error": _error_text(exc)}
     result["seconds"] = time.monotonic() - t0
+    result["split"] = split_name(development)
     write_json_atomic(human_file(out, task.name), result)
     return result
 
 
-def run_job(task: TaskSpec, seed: int, budget: float, out: Path, data_dir: str | None, command: str = "") -> dict:
+def run_job(task: TaskSpec, seed: int, budget: float, out: Path, data_dir: str | None, command: str = "",
+            development: bool = False) -> dict:
     """One task × seed: start (or resume) the run in its folder; errors go to ``bench.json``."""
-    from discover.data import load_dataset
+    from discover.data import development_split, load_dataset
     from discover.runner import resume_run, start_run
     from discover.search.loop import SearchConfig
 
@@ -240,14 +255,22 @@ def run_job(task: TaskSpec, seed: int, budget: float, out: Path, data_dir: str |
             result = resume_run(path, data_dir, budget=budget, on_progress=progress)
         else:
             ds = load_dataset(task, data_dir)
+            extra: dict = {"bench": {"seed": seed, "budget": budget}}
+            if development:
+                ds, extra["split"] = development_split(ds), split_name(development)
             config = SearchConfig(budget=budget, seed=seed, max_params=task.max_params)
-            result = start_run(task, ds, path, config, on_progress=progress, command=command,
-                               extra={"bench": {"seed": seed, "budget": budget}})
+            result = start_run(task, ds, path, config, on_progress=progress, command=command, extra=extra)
         info = {"ok": True, "seconds": time.monotonic() - t0, "evaluations": result.evaluations}
     except Exception as exc:  # noqa: BLE001 - a failed run counts −1, the batch goes on
         info = {"ok": False, "seconds": time.monotonic() - t0, "error": _error_text(exc)}
     write_json_atomic(path / "bench.json", info)
     return info
+
+
+def split_name(development: bool) -> str:
+    from discover.data import DEVELOPMENT
+
+    return DEVELOPMENT if development else "test"
 
 
 def _error_text(exc: BaseException) -> str:
@@ -272,20 +295,27 @@ def plan(config: BenchConfig, command: str = "") -> tuple[list[Job], list[str]]:
     from discover.baselines import human_law_path
 
     jobs, done = [], []
+    split = split_name(config.development)
     for task in config.tasks:
         if config.human and human_law_path(task) is not None:
             key = f"{task.name} human law"
-            if (_read_json(human_file(config.out, task.name)) or {}).get("ok"):
+            found = _read_json(human_file(config.out, task.name)) or {}
+            if found.get("ok") and found.get("split", "test") == split:
                 done.append(key)
             else:
-                jobs.append(Job(key, human_job, (task, config.out, config.data_dir), human_file(config.out, task.name)))
+                args_h = (task, config.out, config.data_dir, config.development)
+                jobs.append(Job(key, human_job, args_h, human_file(config.out, task.name)))
         for seed in range(config.seeds):
             key = f"{task.name} seed {seed}"
             path = run_dir(config.out, task.name, seed)
+            theirs = (_read_json(path / "config.json") or {}).get("split", "test")
+            if (path / "config.json").is_file() and theirs != split:
+                raise UserError(f"{path} is a run on the {theirs} split, this batch is on the {split} split: "
+                                "use another --out")
             if is_done(path):
                 done.append(key)
             else:
-                args = (task, seed, config.budget, config.out, config.data_dir, command)
+                args = (task, seed, config.budget, config.out, config.data_dir, command, config.development)
                 jobs.append(Job(key, run_job, args, path / "bench.json"))
     return jobs, done
 
@@ -301,7 +331,7 @@ def run_bench(config: BenchConfig, display: Any = None, command: str = "",
         raise UserError("--seeds and --jobs must be at least 1 and --budget positive")
     from discover.data import load_dataset
 
-    reference = load_reference()
+    reference = bench_reference(config)
     usable, skipped = [], list(config.skipped)
     for task in config.tasks:  # check (or fetch) every task's data once, before the workers need it
         try:
@@ -485,6 +515,7 @@ def write_results(config: BenchConfig, rows: list[TaskRow], reference: Reference
     _write_text(out / "results.csv", buf.getvalue())
     data = {
         "version": __version__, "seeds": config.seeds, "budget": config.budget, "jobs": config.jobs,
+        "split": split_name(config.development),
         "tasks": [{**t.csv_row(), "human_note": t.human_note, "runs": [r.to_json() for r in t.runs]} for t in rows],
         "overview": [{"system": label, "r2": dict(zip([t.task for t in rows], values, strict=True)), "mean": mean}
                      for label, values, mean in overview(rows, reference)],
@@ -519,15 +550,19 @@ def _g(x: float | None) -> str:
 def markdown(config: BenchConfig, rows: list[TaskRow], reference: Reference) -> str:
     """results.md: the overview next to the paper's rows, then per-task details."""
     n = config.seeds
+    where = ("Development R²: on each task's validation slice of train, held out from the runs as their test "
+             "split (SLDBench's test split is not read; the paper's rows and published human-law parameters "
+             "do not apply), of the recommended law of each run"
+             if config.development else "Test R² on SLDBench's test split of the recommended law of each run")
     lines = [
-        "# discover bench",
+        "# discover bench" + (" (development split)" if config.development else ""),
         "",
         f"{len(rows)} task(s) × {n} seed(s), search budget {config.budget:g} s per run, {config.jobs} parallel "
         f"job(s); discover {__version__}.",
-        "Test R² on SLDBench's test split of the recommended law of each run (chosen on validation carved from "
+        f"{where} (chosen on validation carved from "
         f"train), clipped at −1; a failed run counts −1; mean over {n} seed(s) (the paper's rule).",
         "",
-        "## At a glance: test R²",
+        f"## At a glance: {'development' if config.development else 'test'} R²",
         "",
         "| system | " + " | ".join(_short(t.task) for t in rows) + " | mean |",
         "|---|" + "---:|" * (len(rows) + 1),
@@ -538,10 +573,10 @@ def markdown(config: BenchConfig, rows: list[TaskRow], reference: Reference) -> 
         if bold:
             label, cells = f"**{label}**", [f"**{c}**" for c in cells]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if reference.rows:
+        lines += ["", f"Paper rows: {reference.source}. " + " ".join(f"{r['name']}: {r['note']}."
+                                                                     for r in reference.rows if r.get("note"))]
     lines += [
-        "",
-        f"Paper rows: {reference.source}. " + " ".join(f"{r['name']}: {r['note']}." for r in reference.rows
-                                                         if r.get("note")),
         "",
         "## Per task",
         "",
@@ -575,8 +610,9 @@ def print_overview(config: BenchConfig, rows: list[TaskRow], out: Any) -> None:
     """The at-a-glance table in the terminal, and where the files are."""
     from rich.table import Table
 
-    reference = load_reference()
-    table = Table(title=f"test R² — {config.seeds} seed(s), budget {config.budget:g} s")
+    reference = bench_reference(config)
+    kind = "development" if config.development else "test"
+    table = Table(title=f"{kind} R² — {config.seeds} seed(s), budget {config.budget:g} s")
     table.add_column("system")
     for t in rows:
         table.add_column(_short(t.task), justify="right")

@@ -93,10 +93,13 @@ def tasks(data_dir: str | None) -> None:
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<task>/<time>-seed<S>).")
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this folder.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
+@click.option("--dev", "development", is_flag=True,
+              help="Development split: train's validation slice stands in for the test split, whose rows are "
+              "not read. For judging changes to discover itself without touching the test split.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @llm_options
 def run(task_name, csv_path, inputs, target, group, holdout, validation, max_params, budget, max_evals, seed, out,
-        resume, data_dir, quiet, **llm_opts) -> None:
+        resume, data_dir, development, quiet, **llm_opts) -> None:
     """Search for a law on one task, then print the frontier with validation and test R².
 
     \b
@@ -107,7 +110,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     """
     import dataclasses
 
-    from discover.data import load_dataset
+    from discover.data import DEVELOPMENT, development_split, load_dataset
     from discover.llm.options import setup_llm
     from discover.runner import default_out, resume_run, start_run
     from discover.search.loop import SearchConfig
@@ -118,6 +121,8 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     if budget <= 0:
         raise UserError("--budget must be positive")
     if resume:
+        if development:
+            raise UserError("--dev applies to new runs; a resumed run keeps the split it started on")
         llm = setup_llm(llm_opts, resume, console.print, resuming=True)
         result = resume_run(resume, data_dir, budget=budget, on_progress=progress,
                             proposers=[llm.proposer] if llm else [], on_note=note)
@@ -126,6 +131,8 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     task = _task_from_options(task_name, csv_path, inputs, target, group, holdout, validation, max_params,
                               find_task, csv_task)
     ds = load_dataset(task, data_dir)
+    if development:
+        ds = development_split(ds)
     config = SearchConfig(budget=budget, max_evals=max_evals, seed=seed, max_params=task.max_params)
     if max_params is not None:
         config = dataclasses.replace(config, max_params=max_params)
@@ -133,12 +140,14 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     llm = setup_llm(llm_opts, path, console.print, task, config.max_params)
     if llm:
         config = dataclasses.replace(config, external_ratio=llm.ratio)
-    console.print(f"[bold]{task.name}[/bold]: {len(ds.train)} train rows, {len(ds.test)} test rows, "
+    split = "development split: " if development else ""
+    console.print(f"[bold]{task.name}[/bold]: {split}{len(ds.train)} train rows, {len(ds.test)} test rows, "
                   f"{len(ds.groups)} group(s); budget {budget:g}s, seed {seed}; "
                   f"{llm.description if llm else 'GP-only search (no LLM configured)'}", highlight=False)
     console.print(f"run folder: {path}")
     result = start_run(task, ds, path, config, on_progress=progress, command=shlex.join(["discover", *sys.argv[1:]]),
-                       proposers=[llm.proposer] if llm else [], on_note=note)
+                       proposers=[llm.proposer] if llm else [], on_note=note,
+                       extra={"split": DEVELOPMENT} if development else None)
     _print_result(result)
 
 
@@ -238,9 +247,12 @@ def baseline(task_name: str, params_file: str | None, data_dir: str | None) -> N
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="bench", show_default=True,
               help="Bench folder: runs/, human/ and the results files; run again to resume.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
+@click.option("--dev", "development", is_flag=True,
+              help="Development split: train's validation slice stands in for the test split, whose rows are "
+              "not read. For judging changes to discover itself without touching the test split.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def bench(task_names: str, seeds: int, budget: float, jobs: int | None, out_dir: str, data_dir: str | None,
-          quiet: bool) -> None:
+          development: bool, quiet: bool) -> None:
     """Run the search on every task × seed, plus the human laws, and write results.csv/.json/.md
     with the SLDBench paper's rows side by side. Finished runs are not redone.
 
@@ -258,7 +270,7 @@ def bench(task_names: str, seeds: int, budget: float, jobs: int | None, out_dir:
         raise UserError("--tasks: give 'all' or task names, comma-separated")
     tasks = all_tasks() if names == ["all"] else [find_task(n) for n in names]
     config = BenchConfig(tasks=tuple(tasks), out=Path(out_dir), seeds=seeds, budget=budget,
-                         jobs=jobs or os.cpu_count() or 1, data_dir=data_dir)
+                         jobs=jobs or os.cpu_count() or 1, data_dir=data_dir, development=development)
     display = None if quiet else BenchDisplay(console, budget)
     try:
         rows = run_bench(config, display, command=shlex.join(["discover", *sys.argv[1:]]),

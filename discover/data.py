@@ -11,6 +11,7 @@ into train and test by the task's test holdout rule.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -80,6 +81,17 @@ class Dataset:
     test: Split
     checksums: Mapping[str, str]
     source: str
+
+
+DEVELOPMENT = "development"  # the split name runs and benches record when they use development_split
+
+
+def development_split(ds: Dataset) -> Dataset:
+    """The dataset for judging changes to discovery itself without reading its test rows:
+    train's validation slice (the task's validation rule, seed 0) stands in for the test
+    split, the rest of train is the train split, and the real test rows are left out."""
+    mask = holdout_mask(ds.task.validation, ds.train, ds.task.symbols, seed=0)
+    return dataclasses.replace(ds, train=ds.train.take(~mask), test=ds.train.take(mask))
 
 
 # --- where the data is ------------------------------------------------------------------------
