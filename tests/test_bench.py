@@ -155,3 +155,34 @@ def test_baseline_command_shows_published_and_refitted(sldbench_dir):
                  "--data-dir", str(sldbench_dir), timeout=120)
     assert r.returncode == 0, r.stderr
     assert "0.9664" in r.stdout and "reproduces" in r.stdout and "(b) differs from (a)" in r.stdout
+
+
+def test_development_bench_scores_on_trains_validation_slice_and_will_not_mix_splits(tmp_path, sldbench_dir):
+    out = tmp_path / "dev"
+    args = ("bench", "--tasks", "parallel", "--seeds", "1", "--budget", "4", "--jobs", "1", "--out", str(out),
+            "--data-dir", str(sldbench_dir), "--quiet")
+    r = discover(*args, "--dev")
+    assert r.returncode == 0, r.stderr
+    md = (out / "results.md").read_text()
+    assert "(development split)" in md and "Development R²" in md and "(paper)" not in md
+    assert json.loads((out / "results.json").read_text())["split"] == "development"
+    config = json.loads((run_dir(out, "parallel_scaling_law", 0) / "config.json").read_text())
+    assert config["split"] == "development" and config["rows"]["train"] == 24  # parallel_size 1 and 2 of 36 rows
+    human = json.loads((out / "human" / "parallel_scaling_law.json").read_text())
+    assert human["split"] == "development" and human["published"] is None and human["refitted"]["ok"]
+    again = discover(*args, timeout=60)  # the same folder on the test split
+    assert again.returncode == 2 and "use another --out" in again.stderr
+
+
+def test_a_resumed_development_run_stays_on_the_development_split(tmp_path, sldbench_dir):
+    out = tmp_path / "run"
+    common = ("--data-dir", str(sldbench_dir), "--quiet")
+    first = discover("run", "--task", "parallel", "--dev", "--max-evals", "30", "--out", str(out), *common)
+    assert first.returncode == 0, first.stderr
+    before = json.loads((out / "final.json").read_text())["laws"]
+    resumed = discover("run", "--resume", str(out), *common)  # nothing left to search: the same laws, rescored
+    assert resumed.returncode == 0, resumed.stderr
+    after = json.loads((out / "final.json").read_text())["laws"]
+    assert [law["test"]["r2"] for law in after] == pytest.approx([law["test"]["r2"] for law in before], abs=1e-6)
+    refused = discover("run", "--resume", str(out), "--dev", *common)
+    assert refused.returncode == 2 and "keeps the split" in refused.stderr

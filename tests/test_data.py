@@ -223,3 +223,16 @@ def test_raw_steplaw_table(raw_csv):
     assert set(ds.train.X) == {"Na", "D", "lr", "bs", "Na_N"}
     per_group = load_dataset(csv_task(str(raw_csv), ["Na", "D"], ["loss"], "moe_name", "largest 15% of `D` per group"))
     assert all((per_group.test.group == g).any() for g in range(4))
+
+
+def test_development_split_holds_out_trains_validation_slice_and_drops_test(sldbench_dir):
+    from discover.data import development_split
+
+    ds = load_dataset(find_task("vocab"), sldbench_dir)
+    dev = development_split(ds)
+    assert len(dev.train) + len(dev.test) == len(ds.train)
+    largest = ds.train.X["vocab_size"].max()  # the validation rule: top value of vocab_size
+    assert np.all(dev.test.X["vocab_size"] == largest) and not np.any(dev.train.X["vocab_size"] == largest)
+    kept = np.concatenate([dev.train.X["vocab_size"], dev.test.X["vocab_size"]])
+    assert not np.isin(ds.test.X["vocab_size"], kept).any()  # no row of the real test split
+    assert dev.groups == ds.groups and dev.checksums == ds.checksums
