@@ -39,9 +39,11 @@ def print_run(path: str | Path, out: Console) -> None:
     laws = [FinalLaw.from_json(d) for d in final["laws"]]
     summary = store.read_json("summary.json", default={})
     records = store.records()
-    title = f"{cfg['task']['name']} — {len(records)} candidates evaluated"
+    dev = cfg.get("split") == "development"
+    test = "dev R²" if dev else "test R²"  # development split: train's validation slice as the test split
+    title = f"{cfg['task']['name']} — {len(records)} candidates evaluated" + (" (development split)" if dev else "")
     table = Table(title=title, show_lines=False)
-    for col in ("", "complexity", "params", "val R²", "test R²", "origin", "formula"):
+    for col in ("", "complexity", "params", "val R²", test, "origin", "formula"):
         table.add_column(col, overflow="fold")
     if laws:
         for law in sorted(laws, key=lambda law: law.complexity):
@@ -63,7 +65,7 @@ def print_run(path: str | Path, out: Console) -> None:
     rec = next((law for law in laws if law.recommended), None)
     if rec is not None:
         how = describe_selection(final.get("selection"))
-        out.print(f"[bold]recommended law[/bold] ({how}): test R² {_r2(rec.test.r2)}, "
+        out.print(f"[bold]recommended law[/bold] ({how}): {test} {_r2(rec.test.r2)}, "
                   f"NMSE {rec.test.nmse:.4g}, NMAE {rec.test.nmae:.4g}", highlight=False)
         out.print(f"  {cfg['targets'][0] if len(cfg['targets']) == 1 else 'each target'} = "
                   f"{raw_units(rec.text, symbols, scales)}", highlight=False)

@@ -179,6 +179,7 @@ def test_a_resumed_development_run_stays_on_the_development_split(tmp_path, sldb
     common = ("--data-dir", str(sldbench_dir), "--quiet")
     first = discover("run", "--task", "parallel", "--dev", "--max-evals", "30", "--out", str(out), *common)
     assert first.returncode == 0, first.stderr
+    assert "(development split)" in first.stdout and "dev R²" in first.stdout
     before = json.loads((out / "final.json").read_text())["laws"]
     resumed = discover("run", "--resume", str(out), *common)  # nothing left to search: the same laws, rescored
     assert resumed.returncode == 0, resumed.stderr
