@@ -94,6 +94,11 @@ def development_split(ds: Dataset) -> Dataset:
     return dataclasses.replace(ds, train=ds.train.take(~mask), test=ds.train.take(mask))
 
 
+def as_recorded(ds: Dataset, split: str | None) -> Dataset:
+    """``ds`` on the split a run recorded (its config's ``split``): the development split or the real one."""
+    return development_split(ds) if split == DEVELOPMENT else ds
+
+
 # --- where the data is ------------------------------------------------------------------------
 
 

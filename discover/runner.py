@@ -16,7 +16,7 @@ from pathlib import Path
 
 from discover import __version__
 from discover.archive import Archive
-from discover.data import DEVELOPMENT, Dataset, development_split, load_dataset
+from discover.data import Dataset, as_recorded, load_dataset
 from discover.errors import UserError
 from discover.final import FinalLaw, finalize
 from discover.fit import FitConfig
@@ -97,8 +97,7 @@ def resume_run(path: str | Path, data_dir: str | Path | None = None, budget: flo
     ds = load_dataset(task, data_dir)
     if dict(ds.checksums) != cfg["data"]["sha256"]:
         raise UserError(f"the data differ from the run's (checksums changed): cannot resume {path}")
-    if cfg.get("split") == DEVELOPMENT:
-        ds = development_split(ds)
+    ds = as_recorded(ds, cfg.get("split"))
     problem = make_problem(ds, seed=config.seed)
     search = Search(problem, config, store, proposers, on_progress)
     search.restore(store.records(repair=True), store.read_json("state.json", default={}))

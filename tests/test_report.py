@@ -354,3 +354,20 @@ def test_cli_report_prints_the_path(report_run_dir, tmp_path):
                                       "--data-dir", str(SLDBENCH)])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "x_files" / "frontier.png").is_file()
+
+
+def test_a_development_run_is_labelled_and_plotted_on_its_own_split(tmp_path):
+    from discover.data import DEVELOPMENT, development_split, load_dataset
+    from discover.runner import start_run
+    from discover.search.loop import SearchConfig
+    from discover.tasks import find_task
+
+    task = find_task(TASK)
+    out = tmp_path / "dev-run"
+    start_run(task, development_split(load_dataset(task, SLDBENCH, download=False)), out,
+              SearchConfig(budget=3, seed=0, max_params=task.max_params), extra={"split": DEVELOPMENT})
+    report = load_run(out, SLDBENCH)
+    assert any(n.startswith("development split") for n in report.notes)
+    rec, f = report.recommended, report.fit
+    test = score(f.observed[f.is_test], f.predicted[f.is_test])  # the held-out slice, not SLDBench's test rows
+    assert test.r2 == pytest.approx(rec.test.r2, abs=1e-9) and int(f.is_test.sum()) == report.meta.rows["test"]

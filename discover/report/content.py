@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from discover.archive import Archive, recommend
+from discover.data import DEVELOPMENT
 from discover.errors import ExprError, UserError
 from discover.evaluate import Evaluation
 from discover.final import FinalLaw
@@ -37,6 +38,8 @@ from discover.select import describe as describe_selection
 HUMAN_FIT = FitConfig(starts=16, max_nfev=600, time_limit=20.0, patience=4)  # human law on the fit rows
 MAX_CURVES = 8  # more distinct settings of the other inputs than this in a group: no curves, markers only
 CURVE_POINTS = 60
+DEVELOPMENT_NOTE = ("development split: what this report calls test is train's validation slice, held out from the "
+                    "search (discover --dev); SLDBench's test split was not read")
 DIGITS = 3  # bench table: R² shown and compared at this many decimals (ties are ties)
 
 
@@ -328,6 +331,8 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
     store = RunStore.open(path)
     cfg = store.config
     notes: list[str] = []
+    if cfg.get("split") == DEVELOPMENT:
+        notes.append(DEVELOPMENT_NOTE)
     symbols = tuple(cfg["symbols"])
     scales = {k: float(v) for k, v in cfg.get("scales", {}).items()}
     groups, targets = tuple(cfg.get("groups", ())), tuple(cfg.get("targets", ()))
@@ -433,17 +438,18 @@ def _relabel(law: LawView, label: str) -> LawView:
 
 def _dataset(cfg: dict, data_dir: str | Path | None):
     """The run's task and its data, found without downloading (also beside the recorded source)."""
-    from discover.data import load_dataset
+    from discover.data import as_recorded, load_dataset
     from discover.runner import spec_from_dict
 
     task = spec_from_dict(cfg["task"])
     try:
-        return task, load_dataset(task, data_dir, download=False)
+        ds = load_dataset(task, data_dir, download=False)
     except UserError:
         source = Path(cfg.get("data", {}).get("source", ""))
-        if data_dir is None and source.is_dir():
-            return task, load_dataset(task, source.parent, download=False)
-        raise
+        if not (data_dir is None and source.is_dir()):
+            raise
+        ds = load_dataset(task, source.parent, download=False)
+    return task, as_recorded(ds, cfg.get("split"))
 
 
 def history(records: list[Evaluation], summary: dict) -> History:
@@ -686,6 +692,8 @@ def load_bench(path: str | Path, data_dir: str | Path | None = None, human: bool
     if not isinstance(results, dict):
         results = {}
         notes.append(f"{root / 'results.json'} is missing or unreadable: the table is rebuilt from the run folders")
+    if results.get("split") == DEVELOPMENT:
+        notes.append(DEVELOPMENT_NOTE)
     task_rows = [t for t in results.get("tasks", []) if isinstance(t, dict) and t.get("task")]
     if not task_rows:
         task_rows = [{"task": p.name} for p in sorted((root / "runs").glob("*")) if p.is_dir()]
