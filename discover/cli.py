@@ -54,6 +54,12 @@ def _split_names(value: str | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
+dev_option = click.option(
+    "--dev", "development", is_flag=True,
+    help="Development split: train's validation slice stands in for the test split, whose rows are not read. "
+    "For judging changes to discover itself without touching the test split.")
+
+
 @cli.command()
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data (else $DISCOVER_DATA, "
               "the cache, or download).")
@@ -93,9 +99,7 @@ def tasks(data_dir: str | None) -> None:
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<task>/<time>-seed<S>).")
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this folder.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
-@click.option("--dev", "development", is_flag=True,
-              help="Development split: train's validation slice stands in for the test split, whose rows are "
-              "not read. For judging changes to discover itself without touching the test split.")
+@dev_option
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @llm_options
 def run(task_name, csv_path, inputs, target, group, holdout, validation, max_params, budget, max_evals, seed, out,
@@ -247,9 +251,7 @@ def baseline(task_name: str, params_file: str | None, data_dir: str | None) -> N
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="bench", show_default=True,
               help="Bench folder: runs/, human/ and the results files; run again to resume.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
-@click.option("--dev", "development", is_flag=True,
-              help="Development split: train's validation slice stands in for the test split, whose rows are "
-              "not read. For judging changes to discover itself without touching the test split.")
+@dev_option
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def bench(task_names: str, seeds: int, budget: float, jobs: int | None, out_dir: str, data_dir: str | None,
           development: bool, quiet: bool) -> None:
