@@ -330,9 +330,9 @@ def fit(structure: Structure, X: dict[str, np.ndarray], y: np.ndarray, unit: np.
     """Fit the law per unit on rows (X, y) with unit indices ``unit`` in [0, n_units).
 
     ``init`` (units, all parameters), e.g. an earlier fit on fewer rows, is tried first.
-    ``sound(params)`` (units,) bool, where given, says which units' parameters can be
-    trusted past the fit rows (see evaluate.sound_units): each unit then keeps its best start
-    that passes, and its best start overall only when none does."""
+    ``sound(params)`` (units,) bool, where given, says which units' parameters pass a check
+    every law must pass (see evaluate.sound_units): each unit then keeps its best start that
+    passes, and its best start overall only when none does."""
     t0 = time.monotonic()
     names = structure.names
     k = len(names)
