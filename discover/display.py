@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from discover.archive import Archive, recommend
+from discover.data import DEVELOPMENT
 from discover.expr import parse, to_text
 from discover.final import FinalLaw
 from discover.runstore import RunStore
@@ -39,7 +40,7 @@ def print_run(path: str | Path, out: Console) -> None:
     laws = [FinalLaw.from_json(d) for d in final["laws"]]
     summary = store.read_json("summary.json", default={})
     records = store.records()
-    dev = cfg.get("split") == "development"
+    dev = cfg.get("split") == DEVELOPMENT
     test = "dev R²" if dev else "test R²"  # development split: train's validation slice as the test split
     title = f"{cfg['task']['name']} — {len(records)} candidates evaluated" + (" (development split)" if dev else "")
     table = Table(title=title, show_lines=False)

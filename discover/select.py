@@ -95,8 +95,13 @@ def judgeable(problem: Problem, pool: list[Evaluation]) -> list[Evaluation]:
     (easy_question) a single 11-parameter law did."""
     if not problem.folds:
         return pool
-    rows = np.bincount(problem.folds[0][0].unit, minlength=problem.n_units).min()
+    rows = fewest_fit_rows(problem.folds[0], problem.n_units)
     return [r for r in pool if r.n_params <= rows] or pool
+
+
+def fewest_fit_rows(fold: tuple, n_units: int) -> int:
+    """The fit rows of the fold's smallest unit: the most parameters a law fitted there may have."""
+    return int(np.bincount(fold[0].unit, minlength=n_units).min())
 
 
 def usable_folds(problem: Problem, pool: list[Evaluation]) -> tuple:
@@ -107,7 +112,7 @@ def usable_folds(problem: Problem, pool: list[Evaluation]) -> tuple:
     need = max((r.n_params for r in pool), default=0)
     out = []
     for fold in problem.folds:
-        if np.bincount(fold[0].unit, minlength=problem.n_units).min() < need:
+        if fewest_fit_rows(fold, problem.n_units) < need:
             break
         out.append(fold)
     return tuple(out)
