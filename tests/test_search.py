@@ -154,6 +154,70 @@ def test_an_input_with_an_optimum_gets_one_that_moves_with_the_other_inputs():
     assert moving_optima(best, ["lr"], max_params=7) == []
 
 
+def _sweep():
+    """A learning-rate sweep at several model sizes: loss is a valley in log lr whose floor
+    moves with N (the best lr shrinks as N grows), on top of a power law in N."""
+    N, lr = (a.ravel() for a in np.meshgrid([1e7, 1e8, 1e9], np.geomspace(1e-4, 1e-1, 9)))
+    loss = 2 + 30 * N**-0.25 + 0.05 * (np.log(lr) + 0.3 * np.log(N) - 1.0) ** 2
+    return {"N": N, "lr": lr}, loss
+
+
+def test_joint_optima_are_settings_with_an_optimum_at_fixed_scale(sldbench_dir):
+    from discover.search.motifs import joint_optima
+
+    X, y = _sweep()
+    unit = np.zeros(len(y), dtype=int)
+    assert joint_optima(X, y, unit, ["N", "lr"]) == ["lr"]
+    assert joint_optima(X, 2 + 30 * X["N"] ** -0.25 + 0.1 * np.log(X["lr"]), unit, ["N", "lr"]) == []  # monotone
+    assert joint_optima(X, y, unit, []) == []
+    # StepLaw's sweeps: the optimum is in lr and batch size, not in model size or tokens
+    problem = make_problem(load_dataset(find_task("lr_bsz"), sldbench_dir))
+    fit = problem.fit
+    assert joint_optima(fit.X, fit.y, fit.unit, list(problem.symbols)) == ["lr", "bsz"]
+
+
+def test_optimum_valleys_move_the_optimum_with_scale_and_tilt_it_with_earlier_knobs():
+    from discover.expr import params_of
+    from discover.search.motifs import optimum_valleys
+
+    valleys = optimum_valleys(["lr", "bsz"], ["N", "D"], max_params=16)
+    assert [name for name, _ in valleys] == ["power laws in N, D with a tilted valley in lr, bsz",
+                                             "power laws in N, D with a valley in lr, bsz"]
+    tilted, aligned = (e for _, e in valleys)
+    # E + 2 power laws (4) + per knob: curvature, centre constant, one slope per scale (2 x 4) + lr's tilt of bsz
+    assert len(params_of(tilted)) == 14 and len(params_of(aligned)) == 13
+    squares = [a for a in sp.preorder_traversal(tilted) if isinstance(a, sp.Pow) and a.exp == 2]
+    assert sorted(sorted(inputs_of(sq.base)) for sq in squares) == [["D", "N", "bsz", "lr"], ["D", "N", "lr"]]
+    env = {q.name: 0.5 for q in params_of(tilted)} | {x: np.array([0.5, 2.0]) for x in ("lr", "bsz", "N", "D")}
+    assert np.all(np.isfinite(compile_expr(tilted)(env)))
+    assert [name for name, _ in optimum_valleys(["lr", "bsz"], ["N", "D"], max_params=13)] == [valleys[1][0]]
+    assert optimum_valleys(["lr", "bsz"], ["N", "D"], max_params=12) == []
+    assert [name for name, _ in optimum_valleys(["lr"], ["N"], 8)] == ["power laws in N with a valley in lr"]
+    assert optimum_valleys([], ["N"], 8) == [] and optimum_valleys(["lr"], [], 8) == []
+
+
+def test_generation_zero_tries_a_tilted_valley_where_two_settings_have_optima(tmp_path):
+    from discover.tasks import csv_task
+
+    # the best lr shrinks with N; the best batch size grows with lr: a tilted valley
+    N, lr, bsz = (a.ravel() for a in np.meshgrid([1e7, 3e7, 1e8, 3e8, 1e9], np.geomspace(1e-4, 1e-1, 6),
+                                                   np.geomspace(16, 4096, 5)))
+    u_lr = np.log(lr) + 0.3 * np.log(N) - 1.0
+    u_bsz = np.log(bsz) - 0.5 * np.log(lr) - 0.2 * np.log(N) - 3.0
+    loss = 2 + 30 * N**-0.25 + 0.05 * u_lr**2 + 0.02 * u_bsz**2
+    path = tmp_path / "sweep.csv"
+    rows = "".join(f"{a},{b},{c},{d}\n" for a, b, c, d in zip(N, lr, bsz, loss, strict=True))
+    path.write_text("N,lr,bsz,loss\n" + rows)
+    ds = load_dataset(csv_task(str(path), ["N", "lr", "bsz"], ["loss"], None, "top value of N"))
+    # more starts than small_config's 3: this noiseless valley has local minima
+    config = small_config(max_evals=120, max_params=10, fit=FitConfig(starts=16, time_limit=5))
+    search = Search(make_problem(ds), config)
+    search.run()
+    tilted = [r for r in search.archive.records if "tilted valley" in r.note]
+    assert [r.note for r in tilted] == ["power laws in N with a tilted valley in lr, bsz"]
+    assert tilted[0].ok and tilted[0].val.r2 > 0.999  # the law the data were made from
+
+
 def test_generation_zero_tries_the_sum_of_the_best_per_input_shapes(parallel):
     search = Search(make_problem(parallel), small_config(max_evals=200))
     search.run()

@@ -31,7 +31,14 @@ from discover.fit import FitConfig
 from discover.problem import Problem
 from discover.runstore import RunStore
 from discover.search.gp import make_toolbox
-from discover.search.motifs import additive_compositions, has_interior_optimum, motifs, moving_optima
+from discover.search.motifs import (
+    additive_compositions,
+    has_interior_optimum,
+    joint_optima,
+    motifs,
+    moving_optima,
+    optimum_valleys,
+)
 
 MAX_COMPLEXITY = 80
 
@@ -185,7 +192,8 @@ class Search:
         shapes = [self._expr(r) for r in ranked]
         knobs = [x for x in best_1d if self._has_optimum(x, done)]
         composed = (additive_compositions(shapes, self.config.max_params)
-                    + moving_optima(shapes, knobs, self.config.max_params))
+                    + moving_optima(shapes, knobs, self.config.max_params)
+                    + self._valleys())
         for name, expr in composed:
             r = self._evaluate(Candidate(expr=expr, origin="motif", parents=tuple(r.id for r in ranked), note=name))
             if r is not None and r.ok:
@@ -194,6 +202,13 @@ class Search:
             self.islands[i % len(self.islands)].append(r)
         for i in range(len(self.islands)):
             self.islands[i] = self._survivors(self.islands[i])
+
+    def _valleys(self) -> list[tuple[str, sp.Expr]]:
+        """Valley motifs (motifs.optimum_valleys) for the inputs with a joint optimum in the fit rows."""
+        positive = [s for s in self.problem.symbols if self.positive[s]]
+        fit = self.problem.fit
+        knobs = joint_optima(fit.X, fit.y, fit.unit, positive)
+        return optimum_valleys(knobs, [s for s in positive if s not in knobs], self.config.max_params)
 
     def _has_optimum(self, x: str, done: list[Evaluation]) -> bool:
         """Whether the quadratic-in-log motif in ``x`` found an optimum inside x's fit range."""

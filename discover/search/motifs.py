@@ -229,3 +229,57 @@ def moving_optima(best_1d: Sequence[sp.Expr], knobs: Sequence[str], max_params: 
             moves = "; ".join(f"{k.name} with {', '.join(y.name for y in ys)}" for k, ys in plan.items() if ys)
             out.append((f"sum of per-input shapes, optimum of {moves}", renumber(total)))
     return out[:MOST_MOVING]
+
+
+def joint_optima(X: dict[str, np.ndarray], y: np.ndarray, unit: np.ndarray, inputs: Sequence[str]) -> list[str]:
+    """The inputs along which the target has an optimum with the other inputs held fixed.
+
+    Per unit, a least-squares quadratic in the logs of all ``inputs`` (positive ones); an
+    input has an optimum when the vertex of its parabola lies strictly inside the unit's range
+    of it, for at least half of the units that have the rows for such a fit. Unlike a fit in
+    one input alone (has_interior_optimum), this holds the other inputs fixed: on a grid where
+    a setting is swept at several scales, the scales no longer bend the marginal curve."""
+    if not inputs:
+        return []
+    hits, units = np.zeros(len(inputs), dtype=int), 0
+    for u in np.unique(unit):
+        at = unit == u
+        logs = [np.log(np.asarray(X[x], dtype=float)[at]) for x in inputs]
+        if at.sum() <= 2 * len(inputs) + 1:
+            continue
+        A = np.column_stack([np.ones(int(at.sum()))] + [c for v in logs for c in (v, v**2)])
+        coef, *_ = np.linalg.lstsq(A, np.asarray(y, dtype=float)[at], rcond=None)
+        units += 1
+        for i, v in enumerate(logs):
+            a, b = coef[1 + 2 * i], coef[2 + 2 * i]
+            hits[i] += int(b != 0 and v.min() < -a / (2 * b) < v.max())
+    return [x for x, h in zip(inputs, hits, strict=True) if units and h * 2 >= units]
+
+
+def optimum_valleys(knobs: Sequence[str], scales: Sequence[str], max_params: int) -> list[tuple[str, sp.Expr]]:
+    """Power laws in the ``scales`` plus a valley in the logs of the ``knobs`` whose floor
+    moves as a power law of the scales: ``E + sum A*s**a + sum c_k*u_k**2`` with
+    ``u_k = log(k) - d_k - sum e*log(s)``.
+
+    The knobs' optima are joint optima (joint_optima), settings such as a learning rate or a
+    batch size whose best value depends on size. First the tilted valley, where each knob's
+    optimum also moves with the knobs before it (``u_k`` gains ``- g*log(j)`` for ``j`` before
+    ``k``: a quadratic form in the logs with its cross terms), then the axis-aligned one;
+    within the parameter cap."""
+    if not knobs or not scales:
+        return []
+    ks, ss = [sp.Symbol(k) for k in knobs], [sp.Symbol(s) for s in scales]
+    out = []
+    for tilted in (True, False):
+        if not tilted and len(ks) == 1:
+            break
+        p = _Params()
+        total = p() + sum(p() * s ** p() for s in ss)
+        for i, k in enumerate(ks):
+            center = p() + sum(p() * sp.log(s) for s in ss) + (sum(p() * sp.log(j) for j in ks[:i]) if tilted else 0)
+            total += p() * (sp.log(k) - center) ** 2
+        if len(params_of(total)) <= max_params:
+            label = "tilted valley" if tilted and len(ks) > 1 else "valley"
+            out.append((f"power laws in {', '.join(scales)} with a {label} in {', '.join(knobs)}",
+                        renumber(total)))
+    return out
