@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 REFERENCE_FILE = "reference.toml"
 CSV_COLUMNS = (
-    "task", "runs", "runs_ok", "r2_mean", "r2_best", "nmse", "nmae", "complexity", "n_params", "wall_seconds",
+    "task", "split", "runs", "runs_ok", "r2_mean", "r2_best", "nmse", "nmae", "complexity", "n_params", "wall_seconds",
     "candidates", "formula", "human_published_r2", "human_refit_r2", "ref_human", "ref_sldagent_gpt5",
     "ref_sldagent_best",
 )
@@ -510,8 +510,9 @@ def write_results(config: BenchConfig, rows: list[TaskRow], reference: Reference
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
+    split = split_name(config.development)  # what r2_mean etc. were scored on: test or development
     for t in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in t.csv_row().items()})
+        writer.writerow({"split": split} | {k: ("" if v is None else v) for k, v in t.csv_row().items()})
     _write_text(out / "results.csv", buf.getvalue())
     data = {
         "version": __version__, "seeds": config.seeds, "budget": config.budget, "jobs": config.jobs,

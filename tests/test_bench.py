@@ -100,7 +100,7 @@ def test_tiny_bench_writes_tables_and_resumes(tmp_path, sldbench_dir):
     assert [r["task"] for r in table] == ["parallel_scaling_law", "sft_scaling_law"]
     assert tuple(table[0]) == CSV_COLUMNS
     for r in table:
-        assert r["runs"] == "1" and r["runs_ok"] == "1"
+        assert r["split"] == "test" and r["runs"] == "1" and r["runs_ok"] == "1"
         assert -1.0 <= float(r["r2_mean"]) <= 1.0 and r["formula"]
         assert float(r["human_published_r2"]) == pytest.approx(float(r["ref_human"]), abs=6e-4)
         assert r["human_refit_r2"] and float(r["candidates"]) > 0
@@ -166,6 +166,8 @@ def test_development_bench_scores_on_trains_validation_slice_and_will_not_mix_sp
     md = (out / "results.md").read_text()
     assert "(development split)" in md and "Development R²" in md and "(paper)" not in md
     assert json.loads((out / "results.json").read_text())["split"] == "development"
+    with open(out / "results.csv") as f:
+        assert {row["split"] for row in csv.DictReader(f)} == {"development"}
     config = json.loads((run_dir(out, "parallel_scaling_law", 0) / "config.json").read_text())
     assert config["split"] == "development" and config["rows"]["train"] == 24  # parallel_size 1 and 2 of 36 rows
     human = json.loads((out / "human" / "parallel_scaling_law.json").read_text())
