@@ -257,7 +257,7 @@ def run_job(task: TaskSpec, seed: int, budget: float, out: Path, data_dir: str |
             ds = load_dataset(task, data_dir)
             extra: dict = {"bench": {"seed": seed, "budget": budget}}
             if development:
-                ds, extra["split"] = development_split(ds), split_name(development)
+                ds = development_split(ds)
             config = SearchConfig(budget=budget, seed=seed, max_params=task.max_params)
             result = start_run(task, ds, path, config, on_progress=progress, command=command, extra=extra)
         info = {"ok": True, "seconds": time.monotonic() - t0, "evaluations": result.evaluations}
@@ -268,9 +268,9 @@ def run_job(task: TaskSpec, seed: int, budget: float, out: Path, data_dir: str |
 
 
 def split_name(development: bool) -> str:
-    from discover.data import DEVELOPMENT
+    from discover.data import DEVELOPMENT, TEST
 
-    return DEVELOPMENT if development else "test"
+    return DEVELOPMENT if development else TEST
 
 
 def _error_text(exc: BaseException) -> str:

@@ -71,6 +71,10 @@ class Split:
         return Split(X={k: v[idx] for k, v in self.X.items()}, Y=self.Y[idx], group=self.group[idx])
 
 
+TEST = "test"  # the split names runs and benches record: the real test split,
+DEVELOPMENT = "development"  # or development_split's
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """A task's train and test rows, with the group names and what was read."""
@@ -81,9 +85,7 @@ class Dataset:
     test: Split
     checksums: Mapping[str, str]
     source: str
-
-
-DEVELOPMENT = "development"  # the split name runs and benches record when they use development_split
+    split: str = TEST  # what ``test`` holds: TEST, SLDBench's (or the user's) test rows, or DEVELOPMENT
 
 
 def development_split(ds: Dataset) -> Dataset:
@@ -91,7 +93,7 @@ def development_split(ds: Dataset) -> Dataset:
     train's validation slice (the task's validation rule, seed 0) stands in for the test
     split, the rest of train is the train split, and the real test rows are left out."""
     mask = holdout_mask(ds.task.validation, ds.train, ds.task.symbols, seed=0)
-    return dataclasses.replace(ds, train=ds.train.take(~mask), test=ds.train.take(mask))
+    return dataclasses.replace(ds, train=ds.train.take(~mask), test=ds.train.take(mask), split=DEVELOPMENT)
 
 
 def as_recorded(ds: Dataset, split: str | None) -> Dataset:

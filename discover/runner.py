@@ -70,7 +70,7 @@ def default_out(task: TaskSpec, seed: int, root: str | Path = "runs") -> Path:
 def start_run(task: TaskSpec, ds: Dataset, out: Path, config: SearchConfig, proposers: Sequence[Proposer] = (),
               on_progress: Callable[[Progress], None] | None = None, command: str = "",
               extra: dict | None = None, on_note: Callable[[str], None] | None = None) -> RunResult:
-    """A new run in ``out``."""
+    """A new run in ``out``, on the split ``ds`` holds (recorded, so a resumed run and its report use it too)."""
     problem = make_problem(ds, seed=config.seed)
     store = RunStore.create(out, {
         "task": spec_to_dict(task), "search": search_config_to_dict(config), "scales": problem.scales,
@@ -78,7 +78,7 @@ def start_run(task: TaskSpec, ds: Dataset, out: Path, config: SearchConfig, prop
         "groups": list(problem.groups), "data": {"source": ds.source, "sha256": dict(ds.checksums)},
         "rows": {"fit": problem.fit.n, "validation": problem.val.n, "train": problem.train.n, "test": len(ds.test)},
         "version": __version__, "python": platform.python_version(), "command": command or " ".join(sys.argv),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **(extra or {}),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "split": ds.split, **(extra or {}),
     })
     search = Search(problem, config, store, proposers, on_progress)
     return _finish(search, store, ds, on_note)

@@ -236,3 +236,4 @@ def test_development_split_holds_out_trains_validation_slice_and_drops_test(sldb
     kept = np.concatenate([dev.train.X["vocab_size"], dev.test.X["vocab_size"]])
     assert not np.isin(ds.test.X["vocab_size"], kept).any()  # no row of the real test split
     assert dev.groups == ds.groups and dev.checksums == ds.checksums
+    assert (ds.split, dev.split) == ("test", "development")  # what a run started on it records

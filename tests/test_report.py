@@ -128,6 +128,7 @@ def test_every_frontier_law_is_in_the_report_with_the_run_files_numbers(run_repo
 def test_points_history_and_metadata_match_the_run_files(run_report, report_run_dir):
     cands = _candidates(report_run_dir)
     summary, config = _read(report_run_dir, "summary.json"), _read(report_run_dir, "config.json")
+    assert config["split"] == "test"
     ok = [c for c in cands if c["ok"] and np.isfinite(c["val"]["nmse"])]
     assert len(run_report.points) == len(ok)
     assert {p.id for p in run_report.points} == {c["id"] for c in ok}
