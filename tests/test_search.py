@@ -216,6 +216,7 @@ def test_generation_zero_tries_a_tilted_valley_where_two_settings_have_optima(tm
     tilted = [r for r in search.archive.records if "tilted valley" in r.note]
     assert [r.note for r in tilted] == ["power laws in N with a tilted valley in lr, bsz"]
     assert tilted[0].ok and tilted[0].val.r2 > 0.999  # the law the data were made from
+    assert tilted[0].parents == ()  # built from the inputs' joint optima, not from other laws
 
 
 def test_generation_zero_tries_the_sum_of_the_best_per_input_shapes(parallel):
