@@ -191,10 +191,11 @@ class Search:
         ranked = sorted(best_1d.values(), key=lambda r: (r.val_nmse, r.id))
         shapes = [self._expr(r) for r in ranked]
         knobs = [x for x in best_1d if self._has_optimum(x, done)]
-        from_shapes = tuple(r.id for r in ranked)  # the one-input laws the compositions are built from
-        composed = ([(name, expr, from_shapes) for name, expr in additive_compositions(shapes, self.config.max_params)
-                     + moving_optima(shapes, knobs, self.config.max_params)]
-                    + [(name, expr, ()) for name, expr in self._valleys()])
+        from_shapes = tuple(r.id for r in ranked)  # the one-input laws these compositions are built from
+        composed = [(name, expr, from_shapes) for name, expr in
+                    additive_compositions(shapes, self.config.max_params)
+                    + moving_optima(shapes, knobs, self.config.max_params)]
+        composed += [(name, expr, ()) for name, expr in self._valleys()]  # from joint optima, no parent law
         for name, expr, parents in composed:
             r = self._evaluate(Candidate(expr=expr, origin="motif", parents=parents, note=name))
             if r is not None and r.ok:

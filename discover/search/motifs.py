@@ -244,10 +244,11 @@ def joint_optima(X: dict[str, np.ndarray], y: np.ndarray, unit: np.ndarray, inpu
     hits, units = np.zeros(len(inputs), dtype=int), 0
     for u in np.unique(unit):
         at = unit == u
+        n = int(at.sum())
+        if n <= 2 * len(inputs) + 1:
+            continue  # too few rows for the quadratic's 1 + 2 * len(inputs) coefficients
         logs = [np.log(np.asarray(X[x], dtype=float)[at]) for x in inputs]
-        if at.sum() <= 2 * len(inputs) + 1:
-            continue
-        A = np.column_stack([np.ones(int(at.sum()))] + [c for v in logs for c in (v, v**2)])
+        A = np.column_stack([np.ones(n)] + [c for v in logs for c in (v, v**2)])
         coef, *_ = np.linalg.lstsq(A, np.asarray(y, dtype=float)[at], rcond=None)
         units += 1
         for i, v in enumerate(logs):
