@@ -28,7 +28,7 @@ import sympy as sp
 from scipy.optimize import least_squares
 
 from discover.errors import ExprError
-from discover.expr import Evaluator, compile_expr, params_of
+from discover.expr import Evaluator, compile_expr, params_of, with_logs
 
 PENALTY = 1e6  # residual used where the law is not finite (scaled by the target's spread)
 
@@ -114,7 +114,12 @@ class _Deadline(Exception):
 
 
 class _Problem:
-    """The stacked least-squares problem over all units, with per-unit best tracking."""
+    """The stacked least-squares problem over all units, with per-unit best tracking.
+
+    Per-unit arrays are laid out (U, k, R): unit, component, row slot. When every unit has
+    the same number of rows (one group, or the starts of one fit stacked) that is a view of
+    the rows; otherwise rows are padded with zeros. Per-unit solves are then batched matrix
+    products."""
 
     def __init__(self, s: Structure, X: dict[str, np.ndarray], y: np.ndarray, unit: np.ndarray, n_units: int,
                  deadline: float, spread: float):
@@ -123,13 +128,13 @@ class _Problem:
             order = np.argsort(unit, kind="stable")
             X = {k: v[order] if np.ndim(v) == 1 and len(v) == self.n else v for k, v in X.items()}
             y, unit = y[order], unit[order]
-        self.s, self.X, self.y, self.unit, self.U = s, X, y, unit, n_units
+        self.s, self.X, self.y, self.unit, self.U = s, with_logs(X), y, unit, n_units
         self.m = len(s.nonlinear)
         self.L = len(s.linear)
         self.deadline = deadline
         self.penalty = PENALTY * spread
         self.f_scale = 0.01 * spread  # residual size where robust losses start to discount
-        # padded layout for the per-unit linear solves: row i sits at (unit[i], slot[i])
+        # padded layout for the per-unit solves: row i sits at (unit[i], slot[i])
         counts = np.bincount(unit, minlength=n_units)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         slot = np.arange(self.n) - np.repeat(starts, counts)
@@ -147,16 +152,16 @@ class _Problem:
         self.nfev += 1
         env = dict(self.X)
         for j, name in enumerate(self.s.nonlinear):
-            env[name] = theta[self.unit, j]
+            env[name] = self.per_row(theta[:, j])
         with np.errstate(all="ignore"):
             f0 = np.broadcast_to(self.s.offset(env), (self.n,))
             target = self.y - f0
             if self.L:
-                B = np.empty((self.n, self.L))
+                B = np.empty((self.L, self.n))
                 for i, b in enumerate(self.s.basis):
-                    B[:, i] = b(env)
+                    B[i] = b(env)
                 c = self._solve(B, target)
-                r = target - np.einsum("nl,nl->n", B, c[self.unit])
+                r = target - self.rows_of(c[:, None, :] @ self.pad(B))
             else:
                 c = np.zeros((self.U, 0))
                 r = target
@@ -164,7 +169,7 @@ class _Problem:
         if bad.any():
             r = np.where(bad, self.penalty, r)
         with np.errstate(all="ignore"):
-            sse = np.bincount(self.unit, weights=r * r, minlength=self.U)
+            sse = self.unit_sum(r * r)
         better = sse < self.best_sse
         if better.any():
             self.best_sse[better] = sse[better]
@@ -173,19 +178,14 @@ class _Problem:
         return r, c
 
     def _solve(self, B: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Per-unit least squares for the linear coefficients, by normal equations on
-        column-scaled bases (tiny ridge for stability); pinv where those are singular."""
-        ok = np.isfinite(B).all(axis=1) & np.isfinite(target)
-        if not ok.all():
-            B, target = np.where(ok[:, None], B, 0.0), np.where(ok, target, 0.0)
-        if self.U == 1:
-            G = (B.T @ B)[None]
-            b = (B.T @ target)[None]
-        else:
-            Bp, tp = self.pad(B), self.pad(target)
-            Bt = Bp.transpose(0, 2, 1)
-            G = Bt @ Bp
-            b = (Bt @ tp[..., None])[..., 0]
+        """Per-unit least squares for the linear coefficients (bases ``B`` as (L, n)), by normal
+        equations on column-scaled bases (tiny ridge for stability); pinv where those are singular."""
+        if not (np.isfinite(B).all() and np.isfinite(target).all()):
+            ok = np.isfinite(B).all(axis=0) & np.isfinite(target)
+            B, target = np.where(ok, B, 0.0), np.where(ok, target, 0.0)
+        Bp = self.pad(B)
+        G = Bp @ Bp.transpose(0, 2, 1)
+        b = (Bp @ self.pad(target[None]).transpose(0, 2, 1))[..., 0]
         d = np.sqrt(np.einsum("ujj->uj", G))
         d[~(d > 0) | ~np.isfinite(d)] = 1.0
         Gs = G / d[:, :, None] / d[:, None, :]
@@ -193,23 +193,37 @@ class _Problem:
         c = solve_units(Gs + 1e-12 * np.eye(self.L), bs)
         return np.nan_to_num(c / d, nan=0.0, posinf=0.0, neginf=0.0)
 
+    def per_row(self, v: np.ndarray) -> np.ndarray:
+        """A per-unit value (U,) on every row (n,)."""
+        return np.repeat(v, self.R) if self.even else v[self.unit]
+
+    def unit_sum(self, v: np.ndarray) -> np.ndarray:
+        """Sum of a per-row value (n,) over each unit's rows (U,)."""
+        if self.even and self.R:
+            return v.reshape(self.U, self.R).sum(axis=1)
+        return np.bincount(self.unit, weights=v, minlength=self.U)
+
     def pad(self, a: np.ndarray) -> np.ndarray:
-        """Rows (n, ...) into the per-unit padded layout (U, R, ...), zeros elsewhere."""
+        """Components of rows (k, n) in the per-unit layout (U, k, R), zeros where a unit has fewer rows."""
         if self.even:
-            return a.reshape((self.U, self.R) + a.shape[1:])
-        out = np.zeros((self.U, self.R) + a.shape[1:])
-        out[self.unit, self.slot] = a
+            return a.reshape(len(a), self.U, self.R).transpose(1, 0, 2)
+        out = np.zeros((self.U, len(a), self.R))
+        out[self.unit, :, self.slot] = a.T
         return out
 
+    def rows_of(self, a: np.ndarray) -> np.ndarray:
+        """One component in the per-unit layout (U, 1, R) back as rows (n,)."""
+        return a.reshape(-1) if self.even else a[self.unit, 0, self.slot]
+
     def jacobian(self, theta: np.ndarray, r0: np.ndarray) -> np.ndarray:
-        """d residual_i / d theta[unit_i, j] as (n, m): forward differences, one evaluation per
+        """d residual_i / d theta[unit_i, j] as (m, n): forward differences, one evaluation per
         parameter serving every unit at once (a row depends only on its own unit)."""
-        J = np.empty((self.n, self.m))
+        J = np.empty((self.m, self.n))
         for j in range(self.m):
             h = 1e-7 * np.maximum(np.abs(theta[:, j]), 1e-3)
             t = theta.copy()
             t[:, j] += h
-            J[:, j] = (self.evaluate(t)[0] - r0) / h[self.unit]
+            J[j] = (self.evaluate(t)[0] - r0) / self.per_row(h)
         return J
 
     rtol = 1e-8  # a unit stops when an accepted step improves its loss by less than this (relative)
@@ -227,11 +241,14 @@ class _Problem:
         active = np.isfinite(sse)
         while self.nfev - start < max_nfev and active.any():
             J = self.jacobian(theta, r)
-            w = np.sqrt(self._weights(r, loss))
-            Jp, rp = self.pad(J * w[:, None]), self.pad(r * w)
-            Jt = Jp.transpose(0, 2, 1)
-            JtJ = Jt @ Jp
-            Jtr = (Jt @ rp[..., None])[..., 0]
+            if loss != "linear":
+                w = np.sqrt(self._weights(r, loss))
+                J, rw = J * w, r * w
+            else:
+                rw = r
+            Jp = self.pad(J)
+            JtJ = Jp @ Jp.transpose(0, 2, 1)
+            Jtr = (Jp @ self.pad(rw[None]).transpose(0, 2, 1))[..., 0]
             diag = np.einsum("ujj->uj", JtJ).copy()
             diag[diag <= 0] = 1.0
             A = JtJ + (lam[:, None] * diag)[:, :, None] * np.eye(self.m)
@@ -243,7 +260,7 @@ class _Problem:
             accept = (sse_new < sse) & active
             improvement = np.where(accept, (sse - sse_new) / np.maximum(sse, 1e-300), 0.0)
             theta = np.where(accept[:, None], trial, theta)
-            r = np.where(accept[self.unit], r_new, r)
+            r = np.where(self.per_row(accept), r_new, r)
             sse = np.where(accept, sse_new, sse)
             lam = np.where(accept, np.maximum(lam / 3, 1e-12), lam * 4)
             small_step = np.abs(step).max(axis=1) <= 1e-10 * (np.abs(theta).max(axis=1) + 1e-10)
@@ -257,7 +274,7 @@ class _Problem:
         def jac(x: np.ndarray) -> np.ndarray:
             t = x.reshape(shape)
             J = np.zeros((self.n, self.U * self.m))
-            J[np.arange(self.n)[:, None], cols] = self.jacobian(t, self.evaluate(t)[0])
+            J[np.arange(self.n)[:, None], cols] = self.jacobian(t, self.evaluate(t)[0]).T
             return J
 
         r0 = self.evaluate(theta)[0]
@@ -293,7 +310,7 @@ class _Problem:
             rho = self.f_scale**2 * {"soft_l1": lambda: 2 * (np.sqrt(1 + z) - 1),
                                      "huber": lambda: np.where(z <= 1, z, 2 * np.sqrt(z) - 1),
                                      "cauchy": lambda: np.log1p(z)}[loss]()
-        return np.bincount(self.unit, weights=rho, minlength=self.U)
+        return self.unit_sum(rho)
 
 
 def solve_units(A: np.ndarray, b: np.ndarray) -> np.ndarray:

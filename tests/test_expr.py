@@ -16,6 +16,7 @@ from discover.expr import (
     parse,
     renumber,
     to_text,
+    with_logs,
 )
 
 V = ["N", "D"]
@@ -121,6 +122,18 @@ def test_compiled_evaluation_matches_sympy_and_is_quiet_on_overflow():
         warnings.simplefilter("error")
         out = g({"N": np.array([1e5]), "D": np.array([1.0])})
     assert not np.isfinite(out).any()
+
+
+def test_logs_of_inputs_give_the_same_values_and_only_where_defined():
+    # fits evaluate with with_logs(X): x**p as exp(p*log(x)), log(x) looked up; same numbers
+    f = compile_expr(parse("p0*N**p1 + log(D)*D**(-p2)", V))
+    X = {"N": np.array([1.0, 3e9, 0.5]), "D": np.array([2.0, 1e12, 7.0])}
+    env = {"p0": 2.0, "p1": np.array([0.3, -0.7, 1.5]), "p2": 0.25}
+    np.testing.assert_allclose(f({**with_logs(X), **env}), f({**X, **env}), rtol=1e-12)
+    # a column with a value <= 0 (or not finite) gets no log: powers and logs keep numpy's answers
+    odd = {"N": np.array([-1.0, 0.0, 4.0]), "D": np.array([np.inf, 2.0, 3.0])}
+    assert set(with_logs(odd)) == {"N", "D"}
+    np.testing.assert_array_equal(f({**with_logs(odd), **env}), f({**odd, **env}))
 
 
 def test_numbers_stay_exact_where_possible():
