@@ -235,11 +235,24 @@ class _Problem:
 
     def _lm(self, theta: np.ndarray, max_nfev: int, loss: str) -> None:
         r, _ = self.evaluate(theta)
-        sse = self._unit_sse(r, loss)
-        lam = np.full(self.U, 1e-3)
+        self._lm_from(theta, r, self._unit_sse(r, loss), np.full(self.U, 1e-3), max_nfev, loss)
+
+    def _lm_from(self, theta: np.ndarray, r: np.ndarray, sse: np.ndarray, lam: np.ndarray, max_nfev: int,
+                 loss: str) -> None:
+        """Levenberg-Marquardt iterations from this state (per unit: parameters, loss, damping).
+        Once half the units have stopped, the others go on in a problem of their own rows (the
+        units are independent, so their steps are the same; each evaluation then costs less)."""
         start = self.nfev
         active = np.isfinite(sse)
         while self.nfev - start < max_nfev and active.any():
+            if 1 < self.U and active.sum() <= self.U // 2:
+                keep = np.flatnonzero(active)
+                sub = self.subset(keep)
+                try:
+                    sub._lm_from(theta[keep], r[sub.rows], sse[keep], lam[keep], max_nfev - (self.nfev - start), loss)
+                finally:
+                    self.absorb(sub, keep)
+                return
             J = self.jacobian(theta, r)
             if loss != "linear":
                 w = np.sqrt(self._weights(r, loss))
@@ -266,6 +279,28 @@ class _Problem:
             small_step = np.abs(step).max(axis=1) <= 1e-10 * (np.abs(theta).max(axis=1) + 1e-10)
             converged = (accept & (improvement < self.rtol)) | (lam > 1e10) | small_step | (sse == 0)
             active &= ~converged
+
+    def subset(self, keep: np.ndarray) -> _Problem:
+        """The same problem on the units ``keep`` only (renumbered 0..), starting from their best so far."""
+        rows = np.isin(self.unit, keep)
+        sub = object.__new__(_Problem)
+        sub.__dict__.update(self.__dict__)
+        sub.rows, sub.n, sub.U = rows, int(rows.sum()), len(keep)
+        sub.X = {k: v[rows] if np.ndim(v) == 1 and len(v) == self.n else v for k, v in self.X.items()}
+        sub.y, sub.slot = self.y[rows], self.slot[rows]
+        renumber = np.zeros(self.U, dtype=int)
+        renumber[keep] = np.arange(len(keep))
+        sub.unit = renumber[self.unit[rows]]
+        sub.R = int(np.bincount(sub.unit, minlength=sub.U).max()) if sub.n else 0
+        sub.even = sub.R * sub.U == sub.n
+        sub.best_sse, sub.best_theta, sub.best_c = self.best_sse[keep], self.best_theta[keep], self.best_c[keep]
+        sub.nfev = 0
+        return sub
+
+    def absorb(self, sub: _Problem, keep: np.ndarray) -> None:
+        """Take back the best parameters and the evaluations of ``sub = self.subset(keep)``."""
+        self.best_sse[keep], self.best_theta[keep], self.best_c[keep] = sub.best_sse, sub.best_theta, sub.best_c
+        self.nfev += sub.nfev
 
     def scipy_least_squares(self, theta: np.ndarray, max_nfev: int, loss: str) -> None:
         """The same problem through scipy's trust-region solver (dense block-diagonal Jacobian)."""

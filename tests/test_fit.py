@@ -130,6 +130,23 @@ def test_groups_with_unequal_row_counts_in_any_order_fit_alike():
     assert np.allclose(r.params[:, 2], b, atol=1e-4) and np.allclose(r.params[:, 1], a, atol=1e-3)
 
 
+def test_fitting_groups_together_gives_each_the_fit_it_gets_alone():
+    # units are independent: the batched solver (which drops units once they stop) must give
+    # every group the parameters it gets when fitted on its own
+    rng = np.random.default_rng(5)
+    sizes = [30, 12, 25, 8, 40, 16]
+    unit = np.repeat(np.arange(len(sizes)), sizes)
+    x = rng.uniform(1, 50, len(unit))
+    a, b, e = rng.uniform(1, 5, 6), rng.uniform(-1.2, -0.2, 6), rng.uniform(0.5, 2, 6)
+    y = e[unit] + a[unit] * x ** b[unit] + rng.normal(0, 0.01, len(unit)) * (unit % 2)
+    s = analyse(parse("p0 + p1*x**p2", ["x"]))
+    together = fit(s, {"x": x}, y, unit, len(sizes))
+    assert together.ok
+    for u in range(len(sizes)):
+        alone = fit(s, {"x": x[unit == u]}, y[unit == u], np.zeros(sizes[u], int), 1)
+        np.testing.assert_allclose(together.params[u], alone.params[0], rtol=1e-6)
+
+
 def test_a_sound_start_is_kept_over_a_better_fit_that_is_not():
     # y = x**2 on x > 0: (p0*x)**2 fits exactly with p0 = 1 or p0 = -1, and the starts reach both
     x = np.linspace(1.0, 3.0, 20)
