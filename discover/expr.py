@@ -343,11 +343,14 @@ def _compile(node: sp.Expr) -> Callable[[Mapping[str, np.ndarray]], np.ndarray]:
             return lambda env: np.sqrt(base(env))
         if e == sp.Rational(-1, 2):
             return lambda env: 1.0 / np.sqrt(base(env))
+
+        def power(env):
+            return np.power(np.asarray(base(env), dtype=float), exp_(env))
+
         if isinstance(node.args[0], sp.Symbol):
             key = log_key(node.args[0].name)
-            return lambda env: (np.exp(exp_(env) * env[key]) if key in env
-                                else np.power(np.asarray(base(env), dtype=float), exp_(env)))
-        return lambda env: np.power(np.asarray(base(env), dtype=float), exp_(env))
+            return lambda env: np.exp(exp_(env) * env[key]) if key in env else power(env)
+        return power
     if isinstance(node, sp.log) and isinstance(node.args[0], sp.Symbol):
         key, (a,) = log_key(node.args[0].name), args
         return lambda env: env[key] if key in env else np.log(a(env))

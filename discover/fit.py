@@ -113,6 +113,11 @@ class _Deadline(Exception):
     pass
 
 
+def _take_rows(X: dict[str, np.ndarray], idx: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """The rows ``idx`` of every per-row column of ``X`` (arrays of length ``n``); other entries as they are."""
+    return {k: v[idx] if np.ndim(v) == 1 and len(v) == n else v for k, v in X.items()}
+
+
 class _Problem:
     """The stacked least-squares problem over all units, with per-unit best tracking.
 
@@ -126,7 +131,7 @@ class _Problem:
         self.n = len(y)
         if np.any(np.diff(unit) < 0):  # rows sorted by unit: padding is then often a plain reshape
             order = np.argsort(unit, kind="stable")
-            X = {k: v[order] if np.ndim(v) == 1 and len(v) == self.n else v for k, v in X.items()}
+            X = _take_rows(X, order, self.n)
             y, unit = y[order], unit[order]
         self.s, self.X, self.y, self.unit, self.U = s, with_logs(X), y, unit, n_units
         self.m = len(s.nonlinear)
@@ -286,7 +291,7 @@ class _Problem:
         sub = object.__new__(_Problem)
         sub.__dict__.update(self.__dict__)
         sub.rows, sub.n, sub.U = rows, int(rows.sum()), len(keep)
-        sub.X = {k: v[rows] if np.ndim(v) == 1 and len(v) == self.n else v for k, v in self.X.items()}
+        sub.X = _take_rows(self.X, rows, self.n)
         sub.y, sub.slot = self.y[rows], self.slot[rows]
         renumber = np.zeros(self.U, dtype=int)
         renumber[keep] = np.arange(len(keep))
