@@ -52,6 +52,24 @@ class FinalLaw:
 
 CHECKS = (inside_problem, probe_problem, edge_problem)
 
+NEAR_WEIGHT = 8  # times the validation slice counts in the final refit (see refit_rows)
+
+
+def refit_rows(problem: Problem, weight: int = NEAR_WEIGHT) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The rows of the final refit, as (X, y, unit): all of train, with the validation slice
+    counted ``weight`` times when the validation rule holds out along some input (it then has
+    an extrapolation probe): those are the largest scales of train, the rows nearest the runs
+    the law is asked about. A law is an approximation, and fitted to be closest where the data
+    ends it extrapolates from there better. A random rule has no such end: every row counts
+    once. Chosen on the development split, never the test split: refitting the laws 78 runs
+    reported with weights 1, 2, 4, 8, 16 (benchmarks/results/2026-11-30-session11-dev-refit-weight.md)."""
+    train, val = problem.train, problem.val
+    if problem.probe is None or weight <= 1 or val.n == 0:
+        return train.X, train.y, train.unit
+    extra = weight - 1
+    X = {k: np.concatenate([x] + [val.X[k]] * extra) for k, x in train.X.items()}
+    return X, np.concatenate([train.y] + [val.y] * extra), np.concatenate([train.unit] + [val.unit] * extra)
+
 
 def new_breaks(structure, refit: np.ndarray, search: np.ndarray, problem: Problem) -> str:
     """Where the law refitted on all of train breaks and its search fit did not ('' if
@@ -65,19 +83,20 @@ def new_breaks(structure, refit: np.ndarray, search: np.ndarray, problem: Proble
 
 def finalize(laws: list[Evaluation], recommended_id: int | None, problem: Problem, ds: Dataset,
              config: FitConfig) -> list[FinalLaw]:
-    """Refit each law on all training rows (warm-started from its search fit) and score test.
+    """Refit each law on all training rows, the largest scales weighing more (refit_rows),
+    warm-started from its search fit, and score test.
 
     A refit that breaks where the search fit held (see new_breaks) is dropped for the search
     fit, with the reason recorded: the search fit passed the checks the search makes, and a
     refit on more rows is not checked by validation at all."""
     test_rows = rows(ds.test, len(problem.groups), problem.scales)
+    X, y, unit = refit_rows(problem)
     out = []
     for r in laws:
         expr = parse(r.text, problem.symbols)
         structure = analyse(expr)
         init = np.array(r.params, dtype=float) if r.params else None
-        result = fit(structure, problem.train.X, problem.train.y, problem.train.unit, problem.n_units, config, init,
-                     sound_units(structure, problem))
+        result = fit(structure, X, y, unit, problem.n_units, config, init, sound_units(structure, problem))
         found, reason = result.params, result.reason
         broken = new_breaks(structure, found, init, problem) if result.ok and init is not None else ""
         if broken:

@@ -61,3 +61,28 @@ def test_a_refit_that_diverges_further_out_gives_way_only_where_the_search_fit_h
     record = dataclasses.replace(record, params=tuple(tuple(r) for r in refit * [1, 1, 0.9]))
     [law_out] = final.finalize([record], 3, problem, ds, FitConfig())
     assert law_out.reason == "" and law_out.params == tuple(tuple(r) for r in refit)
+
+
+def test_the_final_refit_counts_the_largest_scales_of_train_several_times(sldbench_dir):
+    ds, problem, record = vocab_record(sldbench_dir, "p0 + p1*log(vocab_size) + p2*log(non_vocab_parameters)", 5)
+    X, y, unit = final.refit_rows(problem)
+    extra = len(y) - problem.train.n
+    assert extra == (final.NEAR_WEIGHT - 1) * problem.val.n > 0
+    top = problem.train.X["vocab_size"].max()
+    assert np.all(X["vocab_size"][problem.train.n:] == top)  # the copies: the validation slice, the largest vocabulary
+    assert np.array_equal(y[:problem.train.n], problem.train.y)  # and every training row is there once
+
+    # a law too simple for all of train is refitted to be closer at that end than a plain fit
+    [law_out] = final.finalize([record], 5, problem, ds, FitConfig())
+    structure = final.analyse(parse(record.text, problem.symbols))
+    plain = final.fit(structure, problem.train.X, problem.train.y, problem.train.unit, problem.n_units, FitConfig())
+    weighted = np.array(law_out.params)
+    near = final.score_rows(structure, weighted, problem.val).nmse
+    assert near < final.score_rows(structure, plain.params, problem.val).nmse
+    assert law_out.train.nmse > final.score_rows(structure, plain.params, problem.train).nmse  # at some cost below it
+
+
+def test_a_random_validation_rule_weighs_every_training_row_once(sldbench_dir):
+    problem = make_problem(load_dataset(find_task("domain_mixture"), sldbench_dir))
+    X, y, unit = final.refit_rows(problem)
+    assert np.array_equal(y, problem.train.y) and np.array_equal(unit, problem.train.unit)
