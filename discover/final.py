@@ -62,7 +62,7 @@ def refit_rows(problem: Problem, weight: int = NEAR_WEIGHT) -> tuple[dict[str, n
     the law is asked about. A law is an approximation, and fitted to be closest where the data
     ends it extrapolates from there better. A random rule has no such end: every row counts
     once. Chosen on the development split, never the test split: refitting the laws 78 runs
-    reported with weights 1, 2, 4, 8, 16 (benchmarks/results/2026-11-30-session11-dev-refit-weight.md)."""
+    reported with weights 1, 4, 8, 16, 32 (benchmarks/results/2026-11-30-session11-dev-refit-weight.md)."""
     train, val = problem.train, problem.val
     if problem.probe is None or weight <= 1 or val.n == 0:
         return train.X, train.y, train.unit
