@@ -62,9 +62,9 @@ def record_times(store: RunStore, records: list) -> np.ndarray:
 def discover_run(path: Path, checkpoints: list[float], data_dir: str | None) -> dict:
     store = RunStore.open(path)
     task = spec_from_dict(store.config["task"])
-    seed = search_config_from_dict(store.config["search"]).seed
+    config = search_config_from_dict(store.config["search"])
     ds = load_dataset(task, data_dir)
-    problem = make_problem(ds, seed=seed)
+    problem = make_problem(ds, seed=config.seed)
     records = store.records()
     t = record_times(store, records)
     final = store.read_json("final.json", default={}) or {}
@@ -76,7 +76,7 @@ def discover_run(path: Path, checkpoints: list[float], data_dir: str | None) -> 
             continue
         archive = Archive(r for r, ti in zip(records, t, strict=True) if ti <= cp)
         rec, _ = choose(list(archive.by_key.values()), problem, selection_seconds(cp))
-        r2[cp] = finalize([rec], rec.id, problem, ds, FINAL_FIT)[0].test.r2 if rec else -1.0
+        r2[cp] = finalize([rec], rec.id, problem, ds, FINAL_FIT, config.refit_weight)[0].test.r2 if rec else -1.0
     elapsed = float(t[-1]) if len(t) else 0.0
     return {"task": task.name, "evaluated": len(records), "rate": len(records) / max(elapsed, 1e-9),
             "median_fit_s": statistics.median(r.seconds for r in records) if records else float("nan"),

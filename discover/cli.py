@@ -96,14 +96,18 @@ def tasks(data_dir: str | None) -> None:
               "all of train come after, so a run takes somewhat longer.")
 @click.option("--max-evals", type=int, help="Stop after this many candidates (a deterministic end point).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same seed, same search.")
+@click.option("--refit-weight", type=int,
+              help="Times the validation rows (train's largest scales) count when the reported laws are "
+              "refitted on all of train; 1 weighs every row alike (say, when the largest runs are noisy). "
+              "A random validation rule weighs every row alike anyway. Default: 8.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<task>/<time>-seed<S>).")
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this folder.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
 @dev_option
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @llm_options
-def run(task_name, csv_path, inputs, target, group, holdout, validation, max_params, budget, max_evals, seed, out,
-        resume, data_dir, development, quiet, **llm_opts) -> None:
+def run(task_name, csv_path, inputs, target, group, holdout, validation, max_params, budget, max_evals, seed,
+        refit_weight, out, resume, data_dir, development, quiet, **llm_opts) -> None:
     """Search for a law on one task, then print the frontier with validation and test R².
 
     \b
@@ -124,9 +128,13 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     note = None if quiet else (lambda text: console.print(text, highlight=False))
     if budget <= 0:
         raise UserError("--budget must be positive")
+    if refit_weight is not None and refit_weight < 1:
+        raise UserError("--refit-weight must be 1 or more")
     if resume:
         if development:
             raise UserError("--dev applies to new runs; a resumed run keeps the split it started on")
+        if refit_weight is not None:
+            raise UserError("--refit-weight applies to new runs; a resumed run keeps its own")
         llm = setup_llm(llm_opts, resume, console.print, resuming=True)
         result = resume_run(resume, data_dir, budget=budget, on_progress=progress,
                             proposers=[llm.proposer] if llm else [], on_note=note)
@@ -138,6 +146,8 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     if development:
         ds = development_split(ds)
     config = SearchConfig(budget=budget, max_evals=max_evals, seed=seed, max_params=task.max_params)
+    if refit_weight is not None:
+        config = dataclasses.replace(config, refit_weight=refit_weight)
     if max_params is not None:
         config = dataclasses.replace(config, max_params=max_params)
     path = Path(out) if out else default_out(task, seed)

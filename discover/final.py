@@ -82,15 +82,15 @@ def new_breaks(structure, refit: np.ndarray, search: np.ndarray, problem: Proble
 
 
 def finalize(laws: list[Evaluation], recommended_id: int | None, problem: Problem, ds: Dataset,
-             config: FitConfig) -> list[FinalLaw]:
-    """Refit each law on all training rows, the largest scales weighing more (refit_rows),
-    warm-started from its search fit, and score test.
+             config: FitConfig, weight: int = NEAR_WEIGHT) -> list[FinalLaw]:
+    """Refit each law on all training rows, the largest scales counting ``weight`` times
+    (refit_rows), warm-started from its search fit, and score test.
 
     A refit that breaks where the search fit held (see new_breaks) is dropped for the search
     fit, with the reason recorded: the search fit passed the checks the search makes, and a
     refit on more rows is not checked by validation at all."""
     test_rows = rows(ds.test, len(problem.groups), problem.scales)
-    X, y, unit = refit_rows(problem)
+    X, y, unit = refit_rows(problem, weight)
     out = []
     for r in laws:
         expr = parse(r.text, problem.symbols)

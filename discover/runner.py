@@ -140,7 +140,7 @@ def final_laws(archive: Archive, search: Search, ds: Dataset) -> tuple[list[Fina
     # warm-started from the search's fit, so a few more starts and a bounded time suffice
     fit_cfg = dataclasses.replace(search.config.fit, starts=max(12, search.config.fit.starts),
                                   time_limit=max(15.0, search.config.fit.time_limit))
-    laws = finalize(chosen, rec.id if rec else None, search.problem, ds, fit_cfg)
+    laws = finalize(chosen, rec.id if rec else None, search.problem, ds, fit_cfg, search.config.refit_weight)
     used = len(next(iter(scores.values())).nmse) if scores else 1
     selection = {"folds": used, "rule": "folds" if scores else "one slice",
                  "fold_nmse": {str(i): list(f.nmse) for i, f in scores.items()},

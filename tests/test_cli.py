@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 
@@ -131,3 +132,29 @@ def test_default_holdout_works_with_a_column_name_that_is_not_an_identifier(tmp_
                               "--out", str(tmp_path / "run"), "--quiet")
     assert code == 0, err
     assert "recommended law" in out
+
+
+def test_refit_weight_is_recorded_and_used_and_checked(tmp_path):
+    from discover.final import NEAR_WEIGHT
+
+    code, out, _ = discover("run", "--help")
+    assert code == 0 and f"Default: {NEAR_WEIGHT}." in " ".join(out.split())
+    bumpy = "N,D,loss\n" + "".join(f"{n},{d},{2 + 10 / n ** 0.3 + 5 / d ** 0.2 + 0.03 * ((n * d) % 7 - 3)}\n"
+                                   for n in (1, 2, 4, 8, 16, 32) for d in (10, 20, 40, 80))  # no law fits exactly
+    p = write(tmp_path, "runs.csv", bumpy)
+    common = ["run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--holdout", "largest 20% of N*D",
+              "--budget", "30", "--max-evals", "40", "--quiet"]
+    laws = {}
+    for weight in ("1", "30"):
+        folder = tmp_path / f"w{weight}"
+        code, _, err = discover(*common, "--refit-weight", weight, "--out", str(folder))
+        assert code == 0, err
+        assert json.loads((folder / "config.json").read_text())["search"]["refit_weight"] == int(weight)
+        final = json.loads((folder / "final.json").read_text())
+        laws[weight] = next(law for law in final["laws"] if law["recommended"])
+    assert laws["1"]["text"] == laws["30"]["text"]  # the same search and choice (fixed end point)
+    a, b = (np.array(laws[w]["params"]) for w in ("1", "30"))
+    assert np.abs(a - b).max() > 1e-3 * np.abs(a).max()  # refitted with other weights
+
+    assert_clean_error(*discover(*common, "--refit-weight", "0")[::2], "--refit-weight")
+    assert_clean_error(*discover("run", "--resume", str(tmp_path / "w1"), "--refit-weight", "2")[::2], "resumed run")
