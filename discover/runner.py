@@ -57,8 +57,11 @@ def search_config_to_dict(c: SearchConfig) -> dict:
 
 
 def search_config_from_dict(d: dict) -> SearchConfig:
+    """A run's search settings from its config.json. A run recorded before the final refit
+    had a weight was refitted with every row alike: it keeps weight 1 (on resume, in replays)."""
     d = dict(d)
     d["fit"] = FitConfig(**d.get("fit", {}))
+    d.setdefault("refit_weight", 1)
     return SearchConfig(**d)
 
 

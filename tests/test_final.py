@@ -86,3 +86,13 @@ def test_a_random_validation_rule_weighs_every_training_row_once(sldbench_dir):
     problem = make_problem(load_dataset(find_task("domain_mixture"), sldbench_dir))
     X, y, unit = final.refit_rows(problem)
     assert np.array_equal(y, problem.train.y) and np.array_equal(unit, problem.train.unit)
+
+
+def test_a_run_recorded_before_the_refit_weight_keeps_every_row_alike():
+    from discover.runner import search_config_from_dict, search_config_to_dict
+    from discover.search.loop import SearchConfig
+
+    recorded = search_config_to_dict(SearchConfig())
+    assert search_config_from_dict(recorded).refit_weight == final.NEAR_WEIGHT
+    del recorded["refit_weight"]  # config.json of a run from before the weight: it was refitted plainly
+    assert search_config_from_dict(recorded).refit_weight == 1

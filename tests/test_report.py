@@ -143,6 +143,8 @@ def test_points_history_and_metadata_match_the_run_files(run_report, report_run_
     assert m.command == config["command"] and m.version == config["version"]
     assert m.checksums == config["data"]["sha256"] and m.checksum_status == "match"
     assert dict(m.items())["data checksums"] == "match"
+    assert m.refit_weight == config["search"]["refit_weight"]
+    assert f"counted {m.refit_weight} times" in dict(m.items())["final refit"]
     assert run_report.notes == ()
 
 

@@ -169,6 +169,7 @@ class Meta:
     budget: float | None
     max_evals: int | None
     max_params: int | None
+    refit_weight: int | None  # times the validation rows counted in the final refit (None: not recorded)
     version: str
     python: str
     command: str
@@ -194,6 +195,7 @@ class Meta:
             ("run folder", self.path), ("command", self.command), ("started", self.started),
             ("seed", _text(self.seed)), ("budget", f"{self.budget:g} s" if self.budget is not None else "—"),
             ("max evaluations", _text(self.max_evals)), ("max parameters per unit", _text(self.max_params)),
+            ("final refit", _refit_text(self.refit_weight)),
             ("inputs", ", ".join(self.inputs)), ("targets", ", ".join(self.targets)),
             ("groups", f"{len(self.groups)}: " + ", ".join(self.groups)),
             ("rows", ", ".join(f"{k} {v}" for k, v in self.rows.items())),
@@ -204,6 +206,14 @@ class Meta:
         rows += [("data checksums", self.checksum_status), ("discover version", self.version),
                  ("python", self.python)]
         return [(k, v) for k, v in rows if v]
+
+
+def _refit_text(weight: int | None) -> str:
+    if weight is None:
+        return ""
+    if weight <= 1:
+        return "every training row counted once"
+    return f"validation rows counted {weight} times when the validation rule holds out the largest scales"
 
 
 @dataclass(frozen=True, eq=False)
@@ -418,7 +428,8 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
         task=task_d.get("name", "?"), description=task_d.get("description", ""), citation=task_d.get("citation", ""),
         path=str(store.path), data_source=cfg.get("data", {}).get("source", ""), checksums=checksums,
         checksums_now=checksums_now, seed=search.get("seed"), budget=search.get("budget"),
-        max_evals=search.get("max_evals"), max_params=search.get("max_params"), version=cfg.get("version", ""),
+        max_evals=search.get("max_evals"), max_params=search.get("max_params"),
+        refit_weight=search.get("refit_weight", 1 if search else None), version=cfg.get("version", ""),
         python=cfg.get("python", ""), command=cfg.get("command", ""), started=cfg.get("started", ""),
         inputs=tuple(cfg.get("inputs", symbols)), targets=targets, groups=groups, rows=dict(cfg.get("rows", {})),
         validation=task_d.get("validation", ""), test=task_d.get("test", ""),
