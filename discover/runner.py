@@ -57,12 +57,17 @@ def search_config_to_dict(c: SearchConfig) -> dict:
 
 
 def search_config_from_dict(d: dict) -> SearchConfig:
-    """A run's search settings from its config.json. A run recorded before the final refit
-    had a weight was refitted with every row alike: it keeps weight 1 (on resume, in replays)."""
+    """A run's search settings from its config.json (``search``)."""
     d = dict(d)
     d["fit"] = FitConfig(**d.get("fit", {}))
-    d.setdefault("refit_weight", 1)
+    d["refit_weight"] = recorded_refit_weight(d)
     return SearchConfig(**d)
+
+
+def recorded_refit_weight(search: dict) -> int:
+    """The final-refit weight a run's config.json (``search``) records. A run recorded before
+    the refit had a weight was refitted with every row alike: 1 (on resume, in replays, in reports)."""
+    return int(search.get("refit_weight", 1))
 
 
 def default_out(task: TaskSpec, seed: int, root: str | Path = "runs") -> Path:

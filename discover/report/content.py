@@ -337,6 +337,7 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
     """Gather a run folder. ``human_scores``: a bench's ``human/<task>.json`` (saves refitting)."""
     from discover.display import raw_units, scales_note
     from discover.report.math import to_latex
+    from discover.runner import recorded_refit_weight
 
     store = RunStore.open(path)
     cfg = store.config
@@ -429,7 +430,7 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
         path=str(store.path), data_source=cfg.get("data", {}).get("source", ""), checksums=checksums,
         checksums_now=checksums_now, seed=search.get("seed"), budget=search.get("budget"),
         max_evals=search.get("max_evals"), max_params=search.get("max_params"),
-        refit_weight=search.get("refit_weight", 1 if search else None), version=cfg.get("version", ""),
+        refit_weight=recorded_refit_weight(search) if search else None, version=cfg.get("version", ""),
         python=cfg.get("python", ""), command=cfg.get("command", ""), started=cfg.get("started", ""),
         inputs=tuple(cfg.get("inputs", symbols)), targets=targets, groups=groups, rows=dict(cfg.get("rows", {})),
         validation=task_d.get("validation", ""), test=task_d.get("test", ""),
