@@ -37,15 +37,12 @@ import numpy as np
 
 from discover.archive import Archive
 from discover.data import load_dataset
-from discover.final import finalize
-from discover.fit import FitConfig
+from discover.final import finalize, refit_config
 from discover.problem import make_problem, rows
 from discover.runner import search_config_from_dict, selection_seconds, spec_from_dict
 from discover.runstore import RunStore
 from discover.score import score
 from discover.select import choose
-
-FINAL_FIT = FitConfig(starts=12, time_limit=15)
 
 
 def record_times(store: RunStore, records: list) -> np.ndarray:
@@ -76,7 +73,8 @@ def discover_run(path: Path, checkpoints: list[float], data_dir: str | None) -> 
             continue
         archive = Archive(r for r, ti in zip(records, t, strict=True) if ti <= cp)
         rec, _ = choose(list(archive.by_key.values()), problem, selection_seconds(cp))
-        r2[cp] = finalize([rec], rec.id, problem, ds, FINAL_FIT, config.refit_weight)[0].test.r2 if rec else -1.0
+        final_law = finalize([rec], rec.id, problem, ds, refit_config(config.fit), config.refit_weight) if rec else []
+        r2[cp] = final_law[0].test.r2 if final_law else -1.0
     elapsed = float(t[-1]) if len(t) else 0.0
     return {"task": task.name, "evaluated": len(records), "rate": len(records) / max(elapsed, 1e-9),
             "median_fit_s": statistics.median(r.seconds for r in records) if records else float("nan"),

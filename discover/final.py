@@ -6,6 +6,7 @@ and its numbers are never fed back into selection.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ from discover.data import Dataset
 from discover.evaluate import Evaluation, edge_problem, inside_problem, probe_problem, score_rows, sound_units
 from discover.expr import parse
 from discover.fit import FitConfig, analyse, fit
-from discover.problem import Problem, rows
+from discover.problem import NEAR_WEIGHT, Problem, refit_rows, rows
 from discover.score import FAILED, Scores
 
 
@@ -52,23 +53,15 @@ class FinalLaw:
 
 CHECKS = (inside_problem, probe_problem, edge_problem)
 
-NEAR_WEIGHT = 8  # times the validation slice counts in the final refit (see refit_rows)
+SAFETY_SECONDS = 600.0  # a refit is bounded by its evaluations; this only stops a runaway one
 
 
-def refit_rows(problem: Problem, weight: int = NEAR_WEIGHT) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """The rows of the final refit, as (X, y, unit): all of train, with the validation slice
-    counted ``weight`` times when the validation rule holds out along some input (it then has
-    an extrapolation probe): those are the largest scales of train, the rows nearest the runs
-    the law is asked about. A law is an approximation, and fitted to be closest where the data
-    ends it extrapolates from there better. A random rule has no such end: every row counts
-    once. Chosen on the development split, never the test split: refitting the laws 78 runs
-    reported with weights 1, 4, 8, 16, 32 (benchmarks/results/2026-11-30-session11-dev-refit-weight.md)."""
-    train, val = problem.train, problem.val
-    if problem.probe is None or weight <= 1 or val.n == 0:
-        return train.X, train.y, train.unit
-    extra = weight - 1
-    X = {k: np.concatenate([x] + [val.X[k]] * extra) for k, x in train.X.items()}
-    return X, np.concatenate([train.y] + [val.y] * extra), np.concatenate([train.unit] + [val.unit] * extra)
+def refit_config(search: FitConfig) -> FitConfig:
+    """The fit of the final refit: the search's, with at least 12 starts (the first is the
+    search fit), bounded by evaluations (starts × max_nfev) rather than seconds, so the laws
+    a run reports do not depend on how busy the machine was (SAFETY_SECONDS aside; a refit
+    takes about a second on SLDBench's largest task)."""
+    return dataclasses.replace(search, starts=max(12, search.starts), time_limit=SAFETY_SECONDS)
 
 
 def new_breaks(structure, refit: np.ndarray, search: np.ndarray, problem: Problem) -> str:

@@ -301,3 +301,22 @@ def edge_probe(train: Rows, skip: tuple[str, ...] = (), seed: int = 0, count: in
     unit = np.tile(train.unit[idx], len(parts))
     # laid out as one target: only finiteness is checked here, never a score
     return Rows(X=X, y=np.zeros(len(unit)), unit=unit, n=len(unit), n_targets=1)
+
+
+NEAR_WEIGHT = 8  # times the validation slice counts in the final refit (see refit_rows)
+
+
+def refit_rows(problem: Problem, weight: int = NEAR_WEIGHT) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The rows of the final refit, as (X, y, unit): all of train, with the validation slice
+    counted ``weight`` times when the validation rule holds out along some input (it then has
+    an extrapolation probe): those are the largest scales of train, the rows nearest the runs
+    the law is asked about. A law is an approximation, and fitted to be closest where the data
+    ends it extrapolates from there better. A random rule has no such end: every row counts
+    once. Chosen on the development split, never the test split: refitting the laws 78 runs
+    reported with weights 1, 4, 8, 16, 32 (benchmarks/results/2026-11-30-session11-dev-refit-weight.md)."""
+    train, val = problem.train, problem.val
+    if problem.probe is None or weight <= 1 or val.n == 0:
+        return train.X, train.y, train.unit
+    extra = weight - 1
+    X = {k: np.concatenate([x] + [val.X[k]] * extra) for k, x in train.X.items()}
+    return X, np.concatenate([train.y] + [val.y] * extra), np.concatenate([train.unit] + [val.unit] * extra)

@@ -18,7 +18,7 @@ from discover import __version__
 from discover.archive import Archive
 from discover.data import Dataset, as_recorded, load_dataset
 from discover.errors import UserError
-from discover.final import FinalLaw, finalize
+from discover.final import FinalLaw, finalize, refit_config
 from discover.fit import FitConfig
 from discover.problem import make_problem
 from discover.runstore import RunStore
@@ -145,10 +145,8 @@ def final_laws(archive: Archive, search: Search, ds: Dataset) -> tuple[list[Fina
     chosen = front[-FRONTIER_REPORTED:]
     if rec is not None and rec not in chosen:
         chosen = [rec] + chosen
-    # warm-started from the search's fit, so a few more starts and a bounded time suffice
-    fit_cfg = dataclasses.replace(search.config.fit, starts=max(12, search.config.fit.starts),
-                                  time_limit=max(15.0, search.config.fit.time_limit))
-    laws = finalize(chosen, rec.id if rec else None, search.problem, ds, fit_cfg, search.config.refit_weight)
+    laws = finalize(chosen, rec.id if rec else None, search.problem, ds, refit_config(search.config.fit),
+                    search.config.refit_weight)
     used = len(next(iter(scores.values())).nmse) if scores else 1
     selection = {"folds": used, "rule": "folds" if scores else "one slice",
                  "fold_nmse": {str(i): list(f.nmse) for i, f in scores.items()},

@@ -28,7 +28,7 @@ from discover.problem import Problem
 from discover.score import FAILED
 
 POOL = 24  # candidates re-validated: the best by validation NMSE, plus the frontier
-FOLD_FIT = FitConfig(starts=4, time_limit=5.0)
+FOLD_FIT = FitConfig(starts=4, time_limit=60.0)  # bounded by its evaluations; the limit stops a runaway fit
 
 
 SPREAD_SLICES = 3  # slices needed before their spread is the standard error (see FoldScores.gap)

@@ -135,7 +135,7 @@ def test_default_holdout_works_with_a_column_name_that_is_not_an_identifier(tmp_
 
 
 def test_refit_weight_is_recorded_and_used_and_checked(tmp_path):
-    from discover.final import NEAR_WEIGHT
+    from discover.problem import NEAR_WEIGHT
 
     code, out, _ = discover("run", "--help")
     assert code == 0 and f"Default: {NEAR_WEIGHT}." in " ".join(out.split())

@@ -4,12 +4,13 @@ import dataclasses
 
 import numpy as np
 
+import discover.fit as fit_module
 from discover import final
 from discover.data import load_dataset
 from discover.evaluate import Candidate, evaluate
 from discover.expr import parse
 from discover.fit import FitConfig, FitResult
-from discover.problem import make_problem
+from discover.problem import NEAR_WEIGHT, make_problem, refit_rows
 from discover.tasks import find_task
 
 
@@ -65,9 +66,9 @@ def test_a_refit_that_diverges_further_out_gives_way_only_where_the_search_fit_h
 
 def test_the_final_refit_counts_the_largest_scales_of_train_several_times(sldbench_dir):
     ds, problem, record = vocab_record(sldbench_dir, "p0 + p1*log(vocab_size) + p2*log(non_vocab_parameters)", 5)
-    X, y, unit = final.refit_rows(problem)
+    X, y, unit = refit_rows(problem)
     extra = len(y) - problem.train.n
-    assert extra == (final.NEAR_WEIGHT - 1) * problem.val.n > 0
+    assert extra == (NEAR_WEIGHT - 1) * problem.val.n > 0
     top = problem.train.X["vocab_size"].max()
     assert np.all(X["vocab_size"][problem.train.n:] == top)  # the copies: the validation slice, the largest vocabulary
     assert np.array_equal(y[:problem.train.n], problem.train.y)  # and every training row is there once
@@ -84,7 +85,7 @@ def test_the_final_refit_counts_the_largest_scales_of_train_several_times(sldben
 
 def test_a_random_validation_rule_weighs_every_training_row_once(sldbench_dir):
     problem = make_problem(load_dataset(find_task("domain_mixture"), sldbench_dir))
-    X, y, unit = final.refit_rows(problem)
+    X, y, unit = refit_rows(problem)
     assert np.array_equal(y, problem.train.y) and np.array_equal(unit, problem.train.unit)
 
 
@@ -93,6 +94,26 @@ def test_a_run_recorded_before_the_refit_weight_keeps_every_row_alike():
     from discover.search.loop import SearchConfig
 
     recorded = search_config_to_dict(SearchConfig())
-    assert search_config_from_dict(recorded).refit_weight == final.NEAR_WEIGHT
+    assert search_config_from_dict(recorded).refit_weight == NEAR_WEIGHT
     del recorded["refit_weight"]  # config.json of a run from before the weight: it was refitted plainly
     assert search_config_from_dict(recorded).refit_weight == 1
+
+
+def test_the_final_refit_does_not_depend_on_how_busy_the_machine_is(sldbench_dir, monkeypatch):
+    ds, problem, record = vocab_record(sldbench_dir, "p0 + p1*vocab_size**p2 + p3*non_vocab_parameters**p4", 6)
+    idle = final.finalize([record], 6, problem, ds, final.refit_config(FitConfig()))
+
+    class BusyClock:  # every reading of the clock finds 2 s gone, as on a machine shared with much else
+        now = 0.0
+
+        @classmethod
+        def monotonic(cls) -> float:
+            cls.now += 2.0
+            return cls.now
+
+    monkeypatch.setattr(fit_module, "time", BusyClock)
+    busy = final.finalize([record], 6, problem, ds, final.refit_config(FitConfig()))
+    assert busy[0].params == idle[0].params and busy[0].test == idle[0].test
+    # a refit limited in seconds (as before) would have stopped early and reported other parameters
+    cut = final.finalize([record], 6, problem, ds, dataclasses.replace(final.refit_config(FitConfig()), time_limit=15))
+    assert cut[0].params != idle[0].params

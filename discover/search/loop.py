@@ -27,9 +27,8 @@ import sympy as sp
 from discover.archive import Archive
 from discover.evaluate import Candidate, Evaluation, evaluate
 from discover.expr import canonical_key, complexity, inputs_of, parse
-from discover.final import NEAR_WEIGHT
 from discover.fit import FitConfig
-from discover.problem import Problem
+from discover.problem import NEAR_WEIGHT, Problem
 from discover.runstore import RunStore
 from discover.search.gp import make_toolbox
 from discover.search.motifs import (
@@ -57,7 +56,7 @@ class SearchConfig:
     max_params: int = 12
     external_ratio: float = 0.3  # share of offspring taken from external proposers when they have some
     fit: FitConfig = field(default_factory=FitConfig)
-    refit_weight: int = NEAR_WEIGHT  # times the validation slice counts in the final refit (final.refit_rows)
+    refit_weight: int = NEAR_WEIGHT  # times the validation slice counts in the final refit (problem.refit_rows)
 
 
 @dataclass(frozen=True)
