@@ -196,7 +196,8 @@ class _Problem:
         Gs = G / d[:, :, None] / d[:, None, :]
         bs = b / d
         c = solve_units(Gs + 1e-12 * np.eye(self.L), bs)
-        return np.nan_to_num(c / d, nan=0.0, posinf=0.0, neginf=0.0)
+        c = c / d
+        return np.where(np.isfinite(c), c, 0.0)
 
     def per_row(self, v: np.ndarray) -> np.ndarray:
         """A per-unit value (U,) on every row (n,)."""
@@ -356,6 +357,11 @@ class _Problem:
 def solve_units(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     """x with A[u] @ x[u] = b[u] for each unit: the least-norm solution where A[u] is singular,
     zeros where the system is not finite (a diverged start, say)."""
+    if np.isfinite(A).all() and np.isfinite(b).all():  # the usual case, without per-unit checks and copies
+        try:
+            return np.linalg.solve(A, b[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            pass
     x = np.zeros(b.shape)
     good = np.isfinite(A).all(axis=(1, 2)) & np.isfinite(b).all(axis=1)
     try:

@@ -109,6 +109,16 @@ def test_per_unit_solves_survive_singular_and_overflowing_systems():
     np.testing.assert_array_equal(x[2], [0.0, 0.0])  # a diverged unit gets no step, not a crash
 
 
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_per_unit_solves_agree_with_numpy_on_badly_scaled_systems(k):
+    rng = np.random.default_rng(k)
+    J = rng.standard_normal((200, k, 30)) * 10.0 ** rng.uniform(-6, 6, (200, k, 1))  # Jacobians of any scale
+    A = J @ J.transpose(0, 2, 1) + 1e-3 * np.eye(k)
+    b = rng.standard_normal((200, k)) * 10.0 ** rng.uniform(-3, 3, (200, 1))
+    x = solve_units(A, b)
+    np.testing.assert_allclose(np.einsum("uij,uj->ui", A, x), b, rtol=1e-6, atol=1e-9 * np.abs(b).max())
+
+
 def test_a_constant_law_fits_each_groups_mean():
     # 'p0' alone: its offset (p0 = 0) is a plain 0, which must still compile
     rng = np.random.default_rng(1)
