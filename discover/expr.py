@@ -223,9 +223,8 @@ def renumber(expr: sp.Expr) -> sp.Expr:
     for node in sp.preorder_traversal(expr):
         if isinstance(node, sp.Symbol) and PARAM_RE.match(node.name) and node not in order:
             order.append(node)
-    temp = {s: sp.Dummy(f"t{i}") for i, s in enumerate(order)}
-    expr = expr.xreplace(temp)
-    return expr.xreplace({d: param(i) for i, d in enumerate(temp.values())})
+    mapping = {s: param(i) for i, s in enumerate(order) if s != param(i)}
+    return expr.xreplace(mapping) if mapping else expr  # simultaneous: p1 -> p0 and p0 -> p1 swap
 
 
 _C = sp.Symbol("_c")

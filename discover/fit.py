@@ -76,14 +76,15 @@ def analyse(expr: sp.Expr) -> Structure:
     params = params_of(expr)
     linear: list[sp.Symbol] = []
     derivs: dict[sp.Symbol, sp.Expr] = {}
+    basis: list[Evaluator] = []
     for p in params:
-        d = sp.diff(expr, p)
-        if p in d.free_symbols or any(q in d.free_symbols for q in linear):
+        d = _derivative(expr, p)
+        if d is None or p in d.free_symbols or any(q in d.free_symbols for q in linear):
             continue
         if any(p in derivs[q].free_symbols for q in linear):
             continue
         try:
-            compile_expr(d)
+            basis.append(compile_expr(d))
         except ExprError:
             continue
         linear.append(p)
@@ -96,8 +97,39 @@ def analyse(expr: sp.Expr) -> Structure:
         nonlinear=tuple(p.name for p in params if p not in linear),
         full=compile_expr(expr),
         offset=compile_expr(offset),
-        basis=tuple(compile_expr(derivs[p]) for p in linear),
+        basis=tuple(basis),
     )
+
+
+def _derivative(expr: sp.Expr, p: sp.Symbol) -> sp.Expr | None:
+    """d expr / d p, or None where ``p`` certainly enters nonlinearly (see _surely_nonlinear).
+    The usual linear case, ``p`` a plain factor of one additive term and nowhere else, is
+    read off the tree; sympy differentiates the rest (diff was 95% of analyse)."""
+    holders = [t for t in (expr.args if isinstance(expr, sp.Add) else (expr,)) if p in t.free_symbols]
+    if len(holders) == 1:
+        term = holders[0]
+        if term == p:
+            return sp.Integer(1)
+        if isinstance(term, sp.Mul):
+            rest = [f for f in term.args if f != p]
+            if len(rest) == len(term.args) - 1 and not any(p in f.free_symbols for f in rest):
+                return sp.Mul(*rest)
+    return None if _surely_nonlinear(expr, p) else sp.diff(expr, p)
+
+
+def _surely_nonlinear(node: sp.Expr, p: sp.Symbol) -> bool:
+    """Whether ``p`` sits in a power (other than 1) or in the argument of a function other
+    than log, with no log above it: its derivative then keeps ``p`` (exp(g)' = exp(g)·g',
+    (x**g)' = x**g·log(x)·g', (g**2)' = 2·g·g'...). Under a log it may not: log(x**p) is
+    p·log(x)."""
+    if isinstance(node, sp.log) or p not in node.free_symbols:
+        return False
+    if isinstance(node, sp.Pow):  # in the exponent, or in the base of a power other than 1: (p + x)**2, 1/(p + x)
+        if p in node.exp.free_symbols or not (node.exp.is_Number and float(node.exp) in (0, 1)):
+            return True
+    if isinstance(node, sp.Function):
+        return True
+    return any(_surely_nonlinear(a, p) for a in node.args)
 
 
 def predict(structure: Structure, params: np.ndarray, X: dict[str, np.ndarray], unit: np.ndarray) -> np.ndarray:

@@ -23,6 +23,29 @@ def test_linear_parameters_are_detected():
     assert set(s.linear) == {"p0", "p3"}
 
 
+@pytest.mark.parametrize("text", [
+    "p0 + p1*N**(-p2) + p3*D**(-p4)",
+    "p0 + p1*log(N**p2) + p3*log(D**p4)**2",  # log(N**p2) is p2*log(N): p2 enters linearly
+    "p0 + p1*(p2 + p3*log(N) + log(D))**1.0",
+    "p0*(p1 + N)*D + p0*N",  # p0 in two terms, linearly
+    "exp(p0*N) + tanh(p1 + D) + abs(p2*N)*p3 + (p4 + N)**2",
+    "log(p0*N**p1*(p2*log(D) + 1)) + p3*(N**p4)**p5",
+])
+def test_linear_parameters_are_those_whose_derivative_is_free_of_them(text):
+    import sympy as sp
+
+    from discover.fit import _derivative
+
+    expr = parse(text, ["N", "D"])
+    for p in sorted(expr.free_symbols - {sp.Symbol("N"), sp.Symbol("D")}, key=lambda s: s.name):
+        full = sp.diff(expr, p)
+        quick = _derivative(expr, p)
+        if quick is None:  # claimed nonlinear without differentiating
+            assert p in full.free_symbols, p
+        else:
+            assert quick == full, p
+
+
 @pytest.mark.parametrize("method", ["lm", "scipy"])
 def test_recovers_chinchilla_like_parameters(method):
     rng = np.random.default_rng(1)
