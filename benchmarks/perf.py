@@ -39,7 +39,7 @@ from discover.archive import Archive
 from discover.data import load_dataset
 from discover.final import finalize, refit_config
 from discover.problem import make_problem, rows
-from discover.runner import search_config_from_dict, selection_seconds, spec_from_dict
+from discover.runner import search_config_from_dict, spec_from_dict
 from discover.runstore import RunStore
 from discover.score import score
 from discover.select import choose
@@ -72,7 +72,7 @@ def discover_run(path: Path, checkpoints: list[float], data_dir: str | None) -> 
             r2[cp] = reported  # the whole run: its own reported law, no replay needed
             continue
         archive = Archive(r for r, ti in zip(records, t, strict=True) if ti <= cp)
-        rec, _ = choose(list(archive.by_key.values()), problem, selection_seconds(cp))
+        rec, _ = choose(list(archive.by_key.values()), problem)
         final_law = finalize([rec], rec.id, problem, ds, refit_config(config.fit), config.refit_weight) if rec else []
         r2[cp] = final_law[0].test.r2 if final_law else -1.0
     elapsed = float(t[-1]) if len(t) else 0.0

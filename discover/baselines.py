@@ -37,7 +37,7 @@ import sympy as sp
 from discover.errors import ExprError, UserError
 from discover.evaluate import score_rows
 from discover.expr import FUNCTIONS, PARAM_RE, param, params_of, parse, to_text
-from discover.fit import FitConfig, analyse, fit
+from discover.fit import SAFETY_SECONDS, FitConfig, analyse, fit
 from discover.problem import rows
 from discover.score import FAILED, Scores
 
@@ -48,8 +48,9 @@ if TYPE_CHECKING:
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 KEYS = {"task", "citation", "formula", "params", "where", "refit", "constants", "published_index"}
 
-# The refit: more starts and time than a search-time fit, warm-started from published values.
-REFIT_CONFIG = FitConfig(starts=32, max_nfev=1000, time_limit=60.0, patience=8)
+# The refit: more starts and evaluations than a search-time fit, warm-started from published
+# values; bounded by its evaluations, not seconds (fit.SAFETY_SECONDS).
+REFIT_CONFIG = FitConfig(starts=32, max_nfev=1000, time_limit=SAFETY_SECONDS, patience=8)
 
 
 @dataclass(frozen=True)

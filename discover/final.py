@@ -14,7 +14,7 @@ import numpy as np
 from discover.data import Dataset
 from discover.evaluate import Evaluation, edge_problem, inside_problem, probe_problem, score_rows, sound_units
 from discover.expr import parse
-from discover.fit import FitConfig, analyse, fit
+from discover.fit import SAFETY_SECONDS, FitConfig, analyse, fit
 from discover.problem import NEAR_WEIGHT, Problem, refit_rows, rows
 from discover.score import FAILED, Scores
 
@@ -52,9 +52,6 @@ class FinalLaw:
 
 
 CHECKS = (inside_problem, probe_problem, edge_problem)
-
-SAFETY_SECONDS = 600.0  # a refit is bounded by its evaluations; this only stops a runaway one
-
 
 def refit_config(search: FitConfig) -> FitConfig:
     """The fit of the final refit: the search's, with at least 12 starts (the first is the

@@ -31,6 +31,10 @@ from discover.errors import ExprError
 from discover.expr import Evaluator, compile_expr, params_of, with_logs
 
 PENALTY = 1e6  # residual used where the law is not finite (scaled by the target's spread)
+# Fits after the search (final refit, selection folds, human laws) are bounded by their evaluations
+# (starts x max_nfev), so what a run reports does not depend on how busy the machine was; this
+# time limit only stops a runaway one. The largest of them takes a few seconds on SLDBench.
+SAFETY_SECONDS = 600.0
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from discover.fit import FitConfig
 from discover.problem import make_problem
 from discover.runstore import RunStore
 from discover.search.loop import Progress, Proposer, Search, SearchConfig
-from discover.select import choose
+from discover.select import choose, pool_size
 from discover.tasks import TaskSpec
 
 FRONTIER_REPORTED = 12  # most complex frontier laws refitted and scored at the end
@@ -120,10 +120,10 @@ def _finish(search: Search, store: RunStore, ds: Dataset, on_note: Callable[[str
         store.close()
     if on_note is not None:
         n = min(len(archive.frontier()), FRONTIER_REPORTED + 1)
-        folds, limit = 1 + len(search.problem.folds), selection_seconds(search.config.budget)
-        on_note(f"search done: {len(archive)} candidates in {search.elapsed:.0f}s; choosing the law to report on "
-                f"up to {folds} validation folds (up to {limit:.0f}s), then refitting {n} law(s) on all training rows "
-                "and scoring them on the test split...")
+        folds, pool = 1 + len(search.problem.folds), pool_size(list(archive.by_key.values()), search.problem)
+        among = f"among {pool} laws on up to {folds} validation folds" if pool else "on the validation slice"
+        on_note(f"search done: {len(archive)} candidates in {search.elapsed:.0f}s; choosing the law to report {among}, "
+                f"then refitting {n} law(s) on all training rows and scoring them on the test split...")
     laws, selection = final_laws(archive, search, ds)
     store.write_json("final.json", {"laws": [law.to_json() for law in laws], "selection": selection})
     store.write_json("summary.json", summary(archive, search, laws))
@@ -131,24 +131,19 @@ def _finish(search: Search, store: RunStore, ds: Dataset, on_note: Callable[[str
     return RunResult(path=store.path, laws=laws, evaluations=len(archive), seconds=seconds)
 
 
-def selection_seconds(budget: float) -> float:
-    """Time for re-validating candidates on the earlier folds (select.py), after the search:
-    a quarter of the budget, 10 to 90 s (up to five slices per law)."""
-    return min(90.0, max(10.0, 0.25 * budget))
-
-
 def final_laws(archive: Archive, search: Search, ds: Dataset) -> tuple[list[FinalLaw], dict]:
     """The reported laws (the recommended one and the most complex frontier laws), refitted
     on train and scored on test, and how the recommended one was chosen."""
     front = archive.frontier()
-    rec, scores = choose(list(archive.by_key.values()), search.problem, selection_seconds(search.config.budget))
+    records = list(archive.by_key.values())
+    rec, scores = choose(records, search.problem)
     chosen = front[-FRONTIER_REPORTED:]
     if rec is not None and rec not in chosen:
         chosen = [rec] + chosen
     laws = finalize(chosen, rec.id if rec else None, search.problem, ds, refit_config(search.config.fit),
                     search.config.refit_weight)
     used = len(next(iter(scores.values())).nmse) if scores else 1
-    selection = {"folds": used, "rule": "folds" if scores else "one slice",
+    selection = {"folds": used, "rule": "folds" if scores else "one slice", "pool": pool_size(records, search.problem),
                  "fold_nmse": {str(i): list(f.nmse) for i, f in scores.items()},
                  "fold_nmse_se": {str(i): list(f.se) for i, f in scores.items()}}
     return laws, selection

@@ -23,12 +23,12 @@ import numpy as np
 from discover.archive import first_sound, pareto_front, recommend
 from discover.evaluate import Evaluation, edge_problem, fit_rows, inside_problem, score_rows
 from discover.expr import parse
-from discover.fit import FitConfig, analyse
+from discover.fit import SAFETY_SECONDS, FitConfig, analyse
 from discover.problem import Problem
 from discover.score import FAILED
 
 POOL = 24  # candidates re-validated: the best by validation NMSE, plus the frontier
-FOLD_FIT = FitConfig(starts=4, time_limit=60.0)  # bounded by its evaluations; the limit stops a runaway fit
+FOLD_FIT = FitConfig(starts=4, time_limit=SAFETY_SECONDS)  # bounded by its evaluations (fit.SAFETY_SECONDS)
 
 
 SPREAD_SLICES = 3  # slices needed before their spread is the standard error (see FoldScores.gap)
@@ -135,10 +135,14 @@ def fold_scores(record: Evaluation, problem: Problem, config: FitConfig = FOLD_F
     return FoldScores(record.id, tuple(nmse), tuple(se))
 
 
-def choose(records: list[Evaluation], problem: Problem, seconds: float = 20.0) -> tuple[Evaluation | None, dict]:
+def choose(records: list[Evaluation], problem: Problem,
+           seconds: float = SAFETY_SECONDS) -> tuple[Evaluation | None, dict]:
     """The law to report and the fold scores behind the choice (by record id).
 
-    Candidates are re-validated best-first until ``seconds`` run out; the choice is the
+    The pool (candidate_pool, at most POOL laws) is re-validated best-first, each law a fixed
+    number of fold fits bounded by their evaluations, so the choice does not depend on how
+    busy the machine is; ``seconds`` only stops a runaway selection (the laws left out are
+    then the last of the pool; pool_size tells how many there were). The choice is the
     one-standard-error rule on mean log NMSE over folds among those (within_one_se: the
     standard error of the paired differences over folds; with two slices, the best law's
     over rows, see FoldScores.gap), laws that break just past the data
@@ -169,6 +173,12 @@ def choose(records: list[Evaluation], problem: Problem, seconds: float = 20.0) -
     return next(r for r in records if r.id == pick.id), scores
 
 
+def pool_size(records: list[Evaluation], problem: Problem) -> int:
+    """How many laws choose() re-validates when its time is not cut short (0: one-slice rule)."""
+    pool = judgeable(problem, candidate_pool(records))
+    return len(pool) if usable_folds(problem, pool) and any(r.ok for r in records) else 0
+
+
 def within_one_se(law: FoldScores, best: FoldScores) -> bool:
     """Whether ``law`` is no worse than ``best`` by more than one standard error (paired, over folds)."""
     mean, se = law.gap(best)
@@ -191,5 +201,13 @@ def describe(selection: dict | None) -> str:
         se = "of its paired differences over folds" if spread else "of the best law's mean, over rows"
         return (f"the simplest law within one standard error ({se}) of the best "
                 f"mean log validation NMSE on {folds} forward-chaining validation folds carved "
-                f"from train, preferring laws that stay finite just past the range of every input")
+                f"from train, preferring laws that stay finite just past the range of every input{_cut(selection)}")
     return "the simplest frontier law within one standard error of the best validation NMSE (one validation slice)"
+
+
+def _cut(selection: dict) -> str:
+    """A note when the selection's safety time limit stopped it before the end of its pool."""
+    pool, done = selection.get("pool"), len(selection.get("fold_nmse", {}))
+    if not pool or done >= pool:
+        return ""
+    return f" (only {done} of {pool} laws re-validated: the time limit cut the selection short)"

@@ -23,3 +23,27 @@ def raw_csv() -> Path:
     if not path.is_file():
         pytest.fail(f"raw StepLaw table not found at {path}: the tests expect the shared/ folder beside the repo")
     return path
+
+
+class BusyClock:
+    """A clock on which every reading finds ``step`` seconds gone, as on a machine shared with much else."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def monotonic(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+@pytest.fixture
+def busy_clock(monkeypatch):
+    """``busy_clock(module, ..., step=2.0)``: those modules' ``time`` becomes one BusyClock."""
+
+    def install(*modules, step: float = 2.0) -> BusyClock:
+        clock = BusyClock(step)
+        for module in modules:
+            monkeypatch.setattr(module, "time", clock)
+        return clock
+
+    return install

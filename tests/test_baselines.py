@@ -1,5 +1,6 @@
 """Human laws: parsed with named parameters, reproduce SLDBench's published R², refit cleanly."""
 
+import dataclasses
 import json
 import math
 
@@ -133,3 +134,21 @@ def test_published_constants_are_not_refitted(sldbench_dir):
     b = run_baseline(task, ds)
     assert b.refitted is None and b.published.method == "constants"
     assert round(b.published.test.r2, 4) == 0.9106
+
+
+def test_the_human_law_refit_does_not_depend_on_how_busy_the_machine_is(sldbench_dir, busy_clock):
+    import discover.fit as fit_module
+    from discover.baselines import REFIT_CONFIG
+
+    task = find_task("lr_bsz")  # the slowest human-law refit (about 3 s on an idle machine)
+    ds = load_dataset(task, sldbench_dir)
+    law = load_human_law(task)
+    init = published_params(law, load_published(sldbench_dir / task.name / "human_law.json"), list(ds.groups), 1)
+    idle = refit(law, ds, init, REFIT_CONFIG)
+    # the refit reads the clock about 950 times: under this clock it lasts over 3 minutes, past
+    # the minute it was once limited to, and stops early with that limit
+    clock = busy_clock(fit_module, step=0.2)
+    busy = refit(law, ds, init, REFIT_CONFIG)
+    assert clock.now > 120
+    assert busy.ok and busy.params == idle.params and busy.test == idle.test and busy.reason == ""
+    assert refit(law, ds, init, dataclasses.replace(REFIT_CONFIG, time_limit=60.0)).reason == "time limit reached"

@@ -99,19 +99,10 @@ def test_a_run_recorded_before_the_refit_weight_keeps_every_row_alike():
     assert search_config_from_dict(recorded).refit_weight == 1
 
 
-def test_the_final_refit_does_not_depend_on_how_busy_the_machine_is(sldbench_dir, monkeypatch):
+def test_the_final_refit_does_not_depend_on_how_busy_the_machine_is(sldbench_dir, busy_clock):
     ds, problem, record = vocab_record(sldbench_dir, "p0 + p1*vocab_size**p2 + p3*non_vocab_parameters**p4", 6)
     idle = final.finalize([record], 6, problem, ds, final.refit_config(FitConfig()))
-
-    class BusyClock:  # every reading of the clock finds 2 s gone, as on a machine shared with much else
-        now = 0.0
-
-        @classmethod
-        def monotonic(cls) -> float:
-            cls.now += 2.0
-            return cls.now
-
-    monkeypatch.setattr(fit_module, "time", BusyClock)
+    busy_clock(fit_module)
     busy = final.finalize([record], 6, problem, ds, final.refit_config(FitConfig()))
     assert busy[0].params == idle[0].params and busy[0].test == idle[0].test
     # a refit limited in seconds (as before) would have stopped early and reported other parameters

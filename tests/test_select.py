@@ -151,3 +151,27 @@ def test_with_two_slices_a_law_better_on_one_but_far_worse_on_the_other_is_not_a
 def test_describe_names_the_standard_error_used():
     assert "paired differences" in select.describe({"rule": "folds", "folds": 3})
     assert "over rows" in select.describe({"rule": "folds", "folds": 2})
+
+
+def test_the_choice_does_not_depend_on_how_busy_the_machine_is(vocab, busy_clock):
+    import discover.fit as fit_module
+
+    texts = ["p0 + p1*vocab_size**p2 + p3*non_vocab_parameters**p4",
+             "p0 + p1*non_vocab_parameters**p2 + p3*num_characters**p4 + p5*vocab_size**p6",
+             "p0 + p1*num_characters**p2", "p0 + p1*log(vocab_size) + p2*num_characters**p3"]
+    records = [evaluate(Candidate(parse(t, vocab.symbols), "user"), vocab, FitConfig(starts=4, time_limit=5),
+                        id=i, max_params=12) for i, t in enumerate(texts)]
+    assert select.pool_size(records, vocab) == 4
+    idle, idle_scores = select.choose(records, vocab)
+    busy_clock(select, fit_module)  # every reading of the clock: 2 s later
+    busy, busy_scores = select.choose(records, vocab)
+    assert busy.id == idle.id and busy_scores == idle_scores and len(busy_scores) == 4
+    # with the old limit of 20 s, the selection would have stopped after the first law or two
+    _, cut = select.choose(records, vocab, seconds=20.0)
+    assert len(cut) < 4
+
+
+def test_describe_says_when_the_time_limit_cut_the_pool():
+    full = {"rule": "folds", "folds": 4, "pool": 2, "fold_nmse": {"1": [0.1], "2": [0.2]}}
+    assert "cut" not in select.describe(full)
+    assert "only 1 of 2 laws re-validated" in select.describe({**full, "fold_nmse": {"1": [0.1]}})

@@ -30,12 +30,13 @@ from discover.data import DEVELOPMENT
 from discover.errors import ExprError, UserError
 from discover.evaluate import Evaluation
 from discover.final import FinalLaw
-from discover.fit import FitConfig
+from discover.fit import SAFETY_SECONDS, FitConfig
 from discover.runstore import RunStore
 from discover.score import Scores
 from discover.select import describe as describe_selection
 
-HUMAN_FIT = FitConfig(starts=16, max_nfev=600, time_limit=20.0, patience=4)  # human law on the fit rows
+# the human law on the search's fit rows, bounded by its evaluations (fit.SAFETY_SECONDS)
+HUMAN_FIT = FitConfig(starts=16, max_nfev=600, time_limit=SAFETY_SECONDS, patience=4)
 MAX_CURVES = 8  # more distinct settings of the other inputs than this in a group: no curves, markers only
 CURVE_POINTS = 60
 DEVELOPMENT_NOTE = ("development split: what this report calls test is train's validation slice, held out from the "
