@@ -139,9 +139,9 @@ def choose(records: list[Evaluation], problem: Problem,
            seconds: float = SAFETY_SECONDS) -> tuple[Evaluation | None, dict]:
     """The law to report and the fold scores behind the choice (by record id).
 
-    The pool (candidate_pool, at most POOL laws) is re-validated best-first, each law a fixed
-    number of fold fits bounded by their evaluations, so the choice does not depend on how
-    busy the machine is; ``seconds`` only stops a runaway selection (the laws left out are
+    The pool (candidate_pool: POOL laws, or the whole frontier if longer) is re-validated
+    best-first, each law a fixed number of fold fits bounded by their evaluations, so the
+    choice does not depend on how busy the machine is; ``seconds`` only stops a runaway selection (the laws left out are
     then the last of the pool; pool_size tells how many there were). The choice is the
     one-standard-error rule on mean log NMSE over folds among those (within_one_se: the
     standard error of the paired differences over folds; with two slices, the best law's
