@@ -139,10 +139,11 @@ def choose(records: list[Evaluation], problem: Problem,
            seconds: float = SAFETY_SECONDS) -> tuple[Evaluation | None, dict]:
     """The law to report and the fold scores behind the choice (by record id).
 
-    The pool (candidate_pool: POOL laws, or the whole frontier if longer) is re-validated
+    The pool (revalidation: POOL laws, or the whole frontier if longer) is re-validated
     best-first, each law a fixed number of fold fits bounded by their evaluations, so the
-    choice does not depend on how busy the machine is; ``seconds`` only stops a runaway selection (the laws left out are
-    then the last of the pool; pool_size tells how many there were). The choice is the
+    choice does not depend on how busy the machine is; ``seconds`` only stops a runaway
+    selection (the laws left out are then the last of the pool; pool_size tells how many
+    there were). The choice is the
     one-standard-error rule on mean log NMSE over folds among those (within_one_se: the
     standard error of the paired differences over folds; with two slices, the best law's
     over rows, see FoldScores.gap), laws that break just past the data
@@ -152,9 +153,8 @@ def choose(records: list[Evaluation], problem: Problem,
     archive.recommend, with the same preference."""
     ok = [r for r in records if r.ok]
     flawed = functools.partial(breaks_past_data, problem=problem)
-    pool = judgeable(problem, candidate_pool(records))
-    folds = usable_folds(problem, pool)
-    if not folds or not ok:
+    pool, folds = revalidation(records, problem)
+    if not pool:
         return recommend(ok, flawed), {}
     deadline = time.monotonic() + seconds
     scores: dict[int, FoldScores] = {}
@@ -173,10 +173,17 @@ def choose(records: list[Evaluation], problem: Problem,
     return next(r for r in records if r.id == pick.id), scores
 
 
+def revalidation(records: list[Evaluation], problem: Problem) -> tuple[list[Evaluation], tuple]:
+    """The laws choose() re-validates and the folds it uses; no laws where the one-slice rule
+    applies (no usable folds, or no valid law)."""
+    pool = judgeable(problem, candidate_pool(records))
+    folds = usable_folds(problem, pool)
+    return (pool, folds) if folds and any(r.ok for r in records) else ([], ())
+
+
 def pool_size(records: list[Evaluation], problem: Problem) -> int:
     """How many laws choose() re-validates when its time is not cut short (0: one-slice rule)."""
-    pool = judgeable(problem, candidate_pool(records))
-    return len(pool) if usable_folds(problem, pool) and any(r.ok for r in records) else 0
+    return len(revalidation(records, problem)[0])
 
 
 def within_one_se(law: FoldScores, best: FoldScores) -> bool:
