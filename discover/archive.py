@@ -51,8 +51,8 @@ def pareto_front(records: Iterable[Evaluation]) -> list[Evaluation]:
 
 def recommend(front: list[Evaluation], flawed: Callable[[Evaluation], bool] = lambda r: False) -> Evaluation | None:
     """The law to report, by the one-standard-error rule: the simplest frontier law whose
-    validation NMSE is within one standard error of the best law's (the standard error of
-    its NMSE over the validation rows). Validation is one held-out slice; smaller
+    search score (Evaluation.val_nmse) is within one standard error of the best law's (the
+    standard error of that score over the rows it was scored on). Validation is one held-out slice; smaller
     differences are not evidence that the more complex law extrapolates better. Laws for
     which ``flawed`` is true come after all others within that standard error (pass all
     laws, not only the frontier, for the preference to reach past a flawed frontier law).
@@ -60,7 +60,7 @@ def recommend(front: list[Evaluation], flawed: Callable[[Evaluation], bool] = la
     if not front:
         return None
     best = min(front, key=lambda r: (r.val_nmse, r.complexity))
-    se = best.val.nmse_se if math.isfinite(best.val.nmse_se) else 0.0
+    se = best.val_nmse_se if math.isfinite(best.val_nmse_se) else 0.0
     limit = best.val_nmse + se
     return first_sound(sorted((r for r in front if r.val_nmse <= limit), key=lambda r: (r.complexity, r.val_nmse)),
                        flawed)

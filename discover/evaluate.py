@@ -1,11 +1,16 @@
 """Candidate -> fit -> score: the step every proposed law goes through during search.
 
-A candidate is fitted per unit on the fit rows (train minus validation) and scored on the
-validation rows. Nothing here sees the test split (see final.py for that).
+A candidate is fitted per unit and scored on how it extrapolates, by its validation NMSE
+(the held-out largest-scale training rows). Where the task has a selection fold with rows
+enough, the law is fitted below it and scored two steps out: that fold's validation rows and
+the validation slice beyond them (Problem.search_rows, search_score). One slice alone is a
+noisy judge: a law can bend the right way there by luck, and a long search meets many such laws.
+Nothing here sees the test split (see final.py for that).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,16 +49,29 @@ class Evaluation:
     ok: bool
     reason: str
     names: tuple[str, ...]
-    params: tuple[tuple[float, ...], ...]  # per unit (group x target), fitted on the fit rows
-    fit: Scores
-    val: Scores
+    params: tuple[tuple[float, ...], ...]  # per unit (group x target), fitted by Problem.search_rows
+    fit: Scores  # on the rows it was fitted on
+    val: Scores  # on the validation slice
     seconds: float  # spent evaluating this candidate
     note: str = ""
     t: float = 0.0  # seconds of search when it was finished (0 when not recorded)
+    fold: Scores | None = None  # on the first selection fold's validation rows, when fitted below it
 
     @property
     def val_nmse(self) -> float:
-        return self.val.nmse if self.ok else float("inf")
+        """The search's score (archive, frontier, parents, the selection's pool): the validation
+        NMSE, combined with the first fold's when the law was fitted below it (search_score)."""
+        if not self.ok:
+            return float("inf")
+        return search_score(self.val.nmse, None if self.fold is None else self.fold.nmse)
+
+    @property
+    def val_nmse_se(self) -> float:
+        """Standard error of val_nmse over the rows scored (delta method; inf when not known)."""
+        if self.fold is None:
+            return self.val.nmse_se
+        rel = [sc.nmse_se / max(sc.nmse, 1e-300) for sc in (self.val, self.fold)]
+        return self.val_nmse * 0.5 * math.hypot(*rel)
 
     def to_json(self) -> dict:
         return {
@@ -61,7 +79,7 @@ class Evaluation:
             "n_params": self.n_params, "origin": self.origin, "parents": list(self.parents), "ok": self.ok,
             "reason": self.reason, "names": list(self.names), "params": [list(p) for p in self.params],
             "fit": self.fit.as_dict(), "val": self.val.as_dict(), "seconds": round(self.seconds, 4),
-            "note": self.note, "t": round(self.t, 3),
+            "note": self.note, "t": round(self.t, 3), "fold": None if self.fold is None else self.fold.as_dict(),
         }
 
     @staticmethod
@@ -71,8 +89,16 @@ class Evaluation:
             n_params=int(d["n_params"]), origin=d["origin"], parents=tuple(d["parents"]), ok=bool(d["ok"]),
             reason=d["reason"], names=tuple(d["names"]), params=tuple(tuple(float(v) for v in p) for p in d["params"]),
             fit=Scores(**d["fit"]), val=Scores(**d["val"]), seconds=float(d["seconds"]), note=d.get("note", ""),
-            t=float(d.get("t", 0.0)),
+            t=float(d.get("t", 0.0)), fold=Scores(**d["fold"]) if d.get("fold") else None,
         )
+
+
+def search_score(val_nmse: float, fold_nmse: float | None = None) -> float:
+    """The geometric mean of the validation NMSE and the first fold's (when scored there):
+    a law must extrapolate on both steps, and neither slice's scale dominates."""
+    if fold_nmse is None:
+        return val_nmse
+    return math.sqrt(max(val_nmse, 1e-300) * max(fold_nmse, 1e-300))
 
 
 def score_rows(structure, params: np.ndarray, rows: Rows) -> Scores:
@@ -93,17 +119,18 @@ def fit_rows(expr: sp.Expr, rows: Rows, problem: Problem, config: FitConfig,
 
 
 def evaluate(candidate: Candidate, problem: Problem, config: FitConfig, id: int, max_params: int) -> Evaluation:
-    """Fit a candidate on the fit rows and score it on validation; failures carry a reason."""
+    """Fit a candidate where Problem.search_rows says and score it on validation (and the first
+    fold's validation rows, when fitted below it); failures carry a reason."""
     t0 = time.monotonic()
     expr = candidate.expr
     text, key, cx = to_text(expr), canonical_key(expr), complexity(expr)
     k = len(params_of(expr))
 
-    def record(ok: bool, reason: str, names=(), params=(), fit_s=FAILED, val_s=FAILED) -> Evaluation:
+    def record(ok: bool, reason: str, names=(), params=(), fit_s=FAILED, val_s=FAILED, fold_s=None) -> Evaluation:
         return Evaluation(id=id, text=text, key=key, complexity=cx, n_params=k, origin=candidate.origin,
                           parents=candidate.parents, ok=ok, reason=reason, names=tuple(names),
                           params=tuple(tuple(float(v) for v in row) for row in params), fit=fit_s, val=val_s,
-                          seconds=time.monotonic() - t0, note=candidate.note)
+                          seconds=time.monotonic() - t0, note=candidate.note, fold=fold_s)
 
     if k > max_params:
         return record(False, f"{k} parameters, more than the cap of {max_params}")
@@ -112,20 +139,25 @@ def evaluate(candidate: Candidate, problem: Problem, config: FitConfig, id: int,
         return record(False, f"unknown names: {', '.join(sorted(unknown))}")
     if not any(s.name in problem.symbols for s in expr.free_symbols):
         return record(False, "law does not depend on any input")
+    on, fold_rows = problem.search_rows(max_params)
     try:
-        structure, result = fit_rows(expr, problem.fit, problem, config)
+        structure, result = fit_rows(expr, on, problem, config)
     except (ExprError, ValueError, ZeroDivisionError, OverflowError, TypeError) as exc:
         return record(False, f"cannot fit: {exc}")
     if not result.ok:
         return record(False, result.reason)
-    fit_s = score_rows(structure, result.params, problem.fit)
+    fit_s = score_rows(structure, result.params, on)
     val_s = score_rows(structure, result.params, problem.val)
     if not np.isfinite(val_s.nmse):
         return record(False, "prediction not finite on validation rows", result.names, result.params, fit_s, val_s)
+    fold_s = None if fold_rows is None else score_rows(structure, result.params, fold_rows)
+    if fold_s is not None and not np.isfinite(fold_s.nmse):
+        return record(False, "prediction not finite on the first fold's validation rows", result.names,
+                      result.params, fit_s, val_s)
     problem_note = extrapolation_problem(structure, result.params, problem)
     if problem_note:
-        return record(False, problem_note, result.names, result.params, fit_s, val_s)
-    return record(True, "", result.names, result.params, fit_s, val_s)
+        return record(False, problem_note, result.names, result.params, fit_s, val_s, fold_s)
+    return record(True, "", result.names, result.params, fit_s, val_s, fold_s)
 
 
 EXTRAPOLATION_MARGIN = 1.0  # in units of the training target's range

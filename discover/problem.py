@@ -58,9 +58,28 @@ class Problem:
     def n_units(self) -> int:
         return len(self.groups) * len(self.targets)
 
+    def search_rows(self, max_params: int) -> tuple[Rows, Rows | None]:
+        """Where the search fits its laws (of up to ``max_params`` parameters), and the rows it
+        scores them on besides validation. Below the first selection fold when that fold keeps
+        SEARCH_ROWS_PER_PARAM rows per parameter in every unit: each law is then scored on the
+        fold's validation rows and on the validation slice a step further out
+        (evaluate.search_score). Otherwise on the fit rows, scored on validation alone (None).
+        One answer for every law of a run, so all are ranked alike."""
+        if self.folds and fewest_rows(self.folds[0][0], self.n_units) >= SEARCH_ROWS_PER_PARAM * max_params:
+            return self.folds[0]
+        return self.fit, None
+
     def unit_name(self, u: int) -> str:
         g, t = self.groups[u % len(self.groups)], self.targets[u // len(self.groups)]
         return g if len(self.targets) == 1 else f"{g} / {t}"
+
+
+SEARCH_ROWS_PER_PARAM = 2  # fit rows per parameter the first fold must keep for the search to fit below it
+
+
+def fewest_rows(rows: Rows, n_units: int) -> int:
+    """The rows of the smallest unit: the most parameters a law fitted on ``rows`` may have."""
+    return int(np.bincount(rows.unit, minlength=n_units).min())
 
 
 def input_scales(split: Split) -> dict[str, float]:

@@ -24,7 +24,7 @@ from discover.archive import first_sound, pareto_front, recommend
 from discover.evaluate import Evaluation, edge_problem, fit_rows, inside_problem, score_rows
 from discover.expr import parse
 from discover.fit import SAFETY_SECONDS, FitConfig, analyse
-from discover.problem import Problem
+from discover.problem import Problem, fewest_rows
 from discover.score import FAILED
 
 POOL = 24  # candidates re-validated: the best by validation NMSE, plus the frontier
@@ -95,13 +95,8 @@ def judgeable(problem: Problem, pool: list[Evaluation]) -> list[Evaluation]:
     (easy_question) a single 11-parameter law did."""
     if not problem.folds:
         return pool
-    rows = fewest_fit_rows(problem.folds[0], problem.n_units)
+    rows = fewest_rows(problem.folds[0][0], problem.n_units)
     return [r for r in pool if r.n_params <= rows] or pool
-
-
-def fewest_fit_rows(fold: tuple, n_units: int) -> int:
-    """The fit rows of the fold's smallest unit: the most parameters a law fitted there may have."""
-    return int(np.bincount(fold[0].unit, minlength=n_units).min())
 
 
 def usable_folds(problem: Problem, pool: list[Evaluation]) -> tuple:
@@ -112,7 +107,7 @@ def usable_folds(problem: Problem, pool: list[Evaluation]) -> tuple:
     need = max((r.n_params for r in pool), default=0)
     out = []
     for fold in problem.folds:
-        if fewest_fit_rows(fold, problem.n_units) < need:
+        if fewest_rows(fold[0], problem.n_units) < need:
             break
         out.append(fold)
     return tuple(out)
@@ -122,11 +117,19 @@ def fold_scores(record: Evaluation, problem: Problem, config: FitConfig = FOLD_F
                 folds: tuple | None = None) -> FoldScores:
     """The law fitted on each fold's fit rows (warm-started from its search fit) and scored
     on that fold's validation rows; inf where it fails, predicts non-finite values, or breaks
-    on other mixes of the shares inputs (evaluate.inside_problem). ``folds``: default all."""
+    on other mixes of the shares inputs (evaluate.inside_problem). ``folds``: default all.
+    The search's own slice comes first: the record's validation score when the search fitted
+    the law on the fit rows, else (fitted below the first fold, Problem.search_rows) refitted
+    on the fit rows like a fold."""
     expr = parse(record.text, problem.symbols)
-    nmse, se = [record.val_nmse], [record.val.nmse_se]
     init = np.array(record.params, dtype=float) if record.params else None
-    for fit_rows_, val_rows in problem.folds if folds is None else folds:
+    slices = tuple(problem.folds if folds is None else folds)
+    if record.fold is None:
+        nmse, se = [record.val.nmse], [record.val.nmse_se]
+    else:
+        nmse, se = [], []
+        slices = ((problem.fit, problem.val), *slices)
+    for fit_rows_, val_rows in slices:
         structure, result = fit_rows(expr, fit_rows_, problem, config, init)
         ok = result.ok and not inside_problem(structure, result.params, problem)
         scores = score_rows(structure, result.params, val_rows) if ok else FAILED

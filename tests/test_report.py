@@ -374,3 +374,24 @@ def test_a_development_run_is_labelled_and_plotted_on_its_own_split(tmp_path):
     rec, f = report.recommended, report.fit
     test = score(f.observed[f.is_test], f.predicted[f.is_test])  # the held-out slice, not SLDBench's test rows
     assert test.r2 == pytest.approx(rec.test.r2, abs=1e-9) and int(f.is_test.sum()) == report.meta.rows["test"]
+
+
+def test_the_human_law_and_the_same_form_found_by_search_share_a_point_on_the_frontier_plot():
+    # vocab has selection folds: both are fitted below the first and scored two steps out
+    from discover.data import load_dataset
+    from discover.evaluate import Candidate, evaluate
+    from discover.expr import parse
+    from discover.fit import FitConfig
+    from discover.problem import make_problem
+    from discover.report.content import human_law_view
+    from discover.tasks import find_task
+
+    task = find_task("vocab")
+    ds = load_dataset(task, SLDBENCH, download=False)
+    problem = make_problem(ds, seed=0)
+    same = parse("p0 + p1*non_vocab_parameters**p2 + p3*num_characters**p4 + p5*vocab_size**p6", problem.symbols)
+    found = evaluate(Candidate(expr=same, origin="user"), problem, FitConfig(starts=4, time_limit=5), 0, 12)
+    view, note = human_law_view({"search": {"seed": 0}}, task, ds, problem.symbols, scores={})
+    assert not note and found.fold is not None
+    assert view.score == pytest.approx(found.val_nmse, rel=1e-4)
+    assert view.val.nmse == pytest.approx(found.val.nmse, rel=1e-4)

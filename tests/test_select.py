@@ -70,10 +70,15 @@ def test_without_folds_the_one_slice_rule_applies(vocab):
 
 def test_fold_scores_refit_the_law_below_each_fold(vocab):
     expr = parse("p0 + p1*non_vocab_parameters**p2 + p3*num_characters**p4 + p5*vocab_size**p6", vocab.symbols)
-    r = evaluate(Candidate(expr=expr, origin="user"), vocab, FitConfig(starts=4, time_limit=5), id=0, max_params=12)
-    assert r.ok
+    config = FitConfig(starts=4, time_limit=5)
+    r = evaluate(Candidate(expr=expr, origin="user"), vocab, config, id=0, max_params=12)
+    assert r.ok and r.fold is not None  # the search fitted it below the first fold
     f = select.fold_scores(r, vocab)
-    assert f.nmse[0] == r.val.nmse and len(f.nmse) == 1 + len(vocab.folds) == 4
+    assert len(f.nmse) == 1 + len(vocab.folds) == 4
+    # the search's own slice comes first, refitted on the fit rows: as a search without folds scores it
+    alone = evaluate(Candidate(expr=expr, origin="user"), dataclasses.replace(vocab, folds=()), config, 0, 12)
+    assert alone.fold is None and f.nmse[0] == pytest.approx(alone.val.nmse, rel=1e-3)
+    assert f.nmse[1] == pytest.approx(r.fold.nmse, rel=1e-3)  # then the folds, the first as the search scored it
     assert all(np.isfinite(f.nmse)) and all(v < 1.0 for v in f.nmse)  # a sound law extrapolates on every fold
     assert math.isfinite(f.log_mean) and f.gap(f) == (0.0, 0.0)
 

@@ -66,15 +66,17 @@ class LawView:
     refitted: bool  # params refitted on all of train (final.json); else the search's fit-row fit
     reason: str = ""
     on_frontier: bool = True
+    score: float = math.inf  # the search's score (Evaluation.val_nmse): where the frontier plot places it
+    score_se: float = math.inf  # its standard error over rows (Evaluation.val_nmse_se)
 
 
 @dataclass(frozen=True)
 class FrontierPoint:
-    """A candidate on the complexity / validation-error plane."""
+    """A candidate on the complexity / search-score plane (Evaluation.val_nmse)."""
 
     id: int
     complexity: int
-    val_nmse: float
+    score: float
     origin: str
     on_frontier: bool
 
@@ -89,10 +91,11 @@ class HumanView:
     citation: str
     complexity: int
     n_params: int
-    val: Scores | None  # fitted on the fit rows, scored on validation (the search's protocol)
+    val: Scores | None  # fitted and scored on validation by the search's protocol (Problem.search_rows)
     test_published: Scores | None  # published parameters
     test_refit: Scores | None  # refitted on all of train by discover's fitter
     note: str = ""
+    score: float | None = None  # the search's score by the same protocol (evaluate.search_score)
 
 
 @dataclass(frozen=True)
@@ -373,6 +376,8 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
             n_params=law.n_params, origin=law.origin, names=tuple(law.names), units=units, params=tuple(law.params),
             train=final_law.train if final_law else None, val=law.val, test=final_law.test if final_law else None,
             recommended=recommended, refitted=refitted, reason=law.reason, on_frontier=law.id in front_ids,
+            score=by_id[law.id].val_nmse if law.id in by_id else law.val.nmse,
+            score_se=by_id[law.id].val_nmse_se if law.id in by_id else law.val.nmse_se,
         )
 
     if finished:
@@ -396,8 +401,8 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
     laws = sorted((_relabel(law, labels[law.id]) for law in laws), key=lambda law: (law.complexity, law.id))
     others = sorted((_relabel(law, labels[law.id]) for law in others), key=lambda law: (law.complexity, law.id))
 
-    points = tuple(FrontierPoint(r.id, r.complexity, r.val.nmse, r.origin, r.id in front_ids)
-                   for r in records if r.ok and math.isfinite(r.val.nmse))
+    points = tuple(FrontierPoint(r.id, r.complexity, r.val_nmse, r.origin, r.id in front_ids)
+                   for r in records if r.ok and math.isfinite(r.val_nmse))
     search = cfg.get("search", {})
     task_d = cfg.get("task", {})
     checksums = dict(cfg.get("data", {}).get("sha256", {}))
@@ -609,11 +614,13 @@ def human_law_view(cfg: dict, task: Any, ds: Any, symbols: tuple[str, ...],
     test_pub = _scores(((scores or {}).get("published") or {}).get("test"))
     refit_d = (scores or {}).get("refitted") or {}
     test_refit = _scores(refit_d.get("test")) if refit_d.get("ok", True) else None
-    val, note = None, ""
+    val, score, note = None, None, ""
     if ds is not None:
         try:
-            val, pub_scores, refit_scores = _score_human(law, task, ds, cfg.get("search", {}).get("seed", 0),
-                                                         need_test=scores is None)
+            search = cfg.get("search", {})
+            val, score, pub_scores, refit_scores = _score_human(law, task, ds, search.get("seed", 0),
+                                                                search.get("max_params", task.max_params),
+                                                                need_test=scores is None)
             if scores is None:
                 test_pub, test_refit = pub_scores, refit_scores
         except (UserError, ExprError, ValueError) as exc:
@@ -621,7 +628,7 @@ def human_law_view(cfg: dict, task: Any, ds: Any, symbols: tuple[str, ...],
     view = HumanView(
         formula=law.formula, params=law.params, latex=_named_latex(law, symbols), citation=law.citation,
         complexity=complexity(law.expr), n_params=len(law.params), val=val, test_published=test_pub,
-        test_refit=test_refit,
+        test_refit=test_refit, score=score,
         note="published constants, not refitted" if not law.refit else "",
     )
     return view, note
@@ -638,10 +645,12 @@ def _named_latex(law: Any, symbols: tuple[str, ...]) -> str:
     return expr_latex(law.expr.xreplace(names), symbols)
 
 
-def _score_human(law, task, ds, seed: int, need_test: bool) -> tuple[Scores | None, Scores | None, Scores | None]:
-    """Validation scores by the search's protocol; test scores as published and refitted."""
+def _score_human(law, task, ds, seed: int, max_params: int,
+                 need_test: bool) -> tuple[Scores | None, float | None, Scores | None, Scores | None]:
+    """Validation scores and the search's score by the search's protocol; test scores as
+    published and refitted."""
     from discover.baselines import load_published, published_params, refit, score_params
-    from discover.evaluate import score_rows
+    from discover.evaluate import score_rows, search_score
     from discover.fit import analyse, fit
     from discover.problem import make_problem
 
@@ -658,20 +667,25 @@ def _score_human(law, task, ds, seed: int, need_test: bool) -> tuple[Scores | No
     def raw(r):
         return replace(r, X={s: v * problem.scales.get(s, 1.0) for s, v in r.X.items()})
 
-    fit_rows, val_rows = raw(problem.fit), raw(problem.val)
+    on, fold_rows = problem.search_rows(max_params) if law.refit else (problem.fit, None)
+    fit_rows, val_rows = raw(on), raw(problem.val)
+    params = init
     if law.refit:
         result = fit(structure, fit_rows.X, fit_rows.y, fit_rows.unit, G * T, HUMAN_FIT, init)
-        val = score_rows(structure, result.params, val_rows) if result.ok else None
-    else:
-        val = score_rows(structure, init, val_rows) if init is not None else None
+        params = result.params if result.ok else None
+    val = score_rows(structure, params, val_rows) if params is not None else None
+    score = None
+    if val is not None:
+        fold = score_rows(structure, params, raw(fold_rows)).nmse if fold_rows is not None else None
+        score = search_score(val.nmse, fold)
     if not need_test:
-        return val, None, None
+        return val, score, None, None
     pub = score_params(law, ds, init, "published").test if init is not None else None
     ref = None
     if law.refit and pub is None:  # with published parameters, their test score is what a reader compares
         r = refit(law, ds, init, HUMAN_FIT)
         ref = r.test if r.ok else None
-    return val, pub, ref
+    return val, score, pub, ref
 
 
 # --- a bench ---------------------------------------------------------------------------------------

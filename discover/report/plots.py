@@ -57,16 +57,18 @@ def to_bytes(fig: Figure, fmt: str = "svg", tight: bool = True) -> bytes:
 
 
 def frontier_plot(run: RunReport) -> Figure:
-    """Validation NMSE against complexity: every candidate, the frontier, the recommended law, the human law."""
+    """The search's score (validation NMSE; with selection folds, the geometric mean with the
+    first fold's, see evaluate.search_score) against complexity: every candidate, the frontier,
+    the recommended law, the human law."""
     with matplotlib.rc_context(RC):
         fig = figure(7.6, 3.9)
         ax = fig.add_subplot()
         floor = 1e-12
         pts = [p for p in run.points if not p.on_frontier]
-        front_max = max((law.val.nmse for law in run.frontier), default=1.0)
-        top = max(front_max, min(max((p.val_nmse for p in pts), default=1.0), 100 * max(front_max, 1e-3))) * 2
+        front_max = max((law.score for law in run.frontier), default=1.0)
+        top = max(front_max, min(max((p.score for p in pts), default=1.0), 100 * max(front_max, 1e-3))) * 2
         if pts:
-            ys = np.array([max(p.val_nmse, floor) for p in pts])
+            ys = np.array([max(p.score, floor) for p in pts])
             clipped = ys > top
             xs = np.array([p.complexity for p in pts])
             ax.scatter(xs[~clipped], ys[~clipped], s=9, color="#c8c8c8", zorder=1, linewidths=0)
@@ -76,33 +78,33 @@ def frontier_plot(run: RunReport) -> Figure:
         on_front = {p.id for p in run.points if p.on_frontier}
         front = [law for law in run.frontier if law.id in on_front]  # the reported law may lie off it
         xs = [law.complexity for law in front]
-        ys = [max(law.val.nmse, floor) for law in front]
+        ys = [max(law.score, floor) for law in front]
         if front:
             ax.step(xs, ys, where="post", color="#555555", lw=1.0, zorder=2)
             for law in front:
-                ax.scatter([law.complexity], [max(law.val.nmse, floor)], s=34, color=origin_color(law.origin),
+                ax.scatter([law.complexity], [max(law.score, floor)], s=34, color=origin_color(law.origin),
                            edgecolors="white", linewidths=0.6, zorder=3)
-                ax.annotate(law.label, (law.complexity, max(law.val.nmse, floor)), textcoords="offset points",
+                ax.annotate(law.label, (law.complexity, max(law.score, floor)), textcoords="offset points",
                             xytext=(4, 4), fontsize=7, color="#333333")
         rec = run.recommended
         handles = [Line2D([], [], marker="o", ls="", color="#c8c8c8", label="other candidates"),
                    Line2D([], [], marker="o", ls="-", color="#555555", label="Pareto frontier")]
         if rec is not None:
-            ax.scatter([rec.complexity], [max(rec.val.nmse, floor)], marker="*", s=260, color=REC,
+            ax.scatter([rec.complexity], [max(rec.score, floor)], marker="*", s=260, color=REC,
                        edgecolors="black", linewidths=0.7, zorder=4)
-            best = min(front, key=lambda law: law.val.nmse) if front else rec
+            best = min(front, key=lambda law: law.score) if front else rec
             handles.append(Line2D([], [], marker="*", ls="", ms=13, color=REC, markeredgecolor="black",
                                   label=f"recommended ({rec.label})"))
-            ax.axhline(max(best.val.nmse, floor), color=REC, lw=0.7, ls=":", zorder=0)
-            se = getattr(best.val, "nmse_se", math.inf)
+            ax.axhline(max(best.score, floor), color=REC, lw=0.7, ls=":", zorder=0)
+            se = best.score_se
             if math.isfinite(se) and se > 0 and "one validation slice" in run.rule:
-                ax.axhspan(max(best.val.nmse, floor), best.val.nmse + se, color=REC, alpha=0.18, lw=0, zorder=0)
+                ax.axhspan(max(best.score, floor), best.score + se, color=REC, alpha=0.18, lw=0, zorder=0)
                 handles.append(Patch(color=REC, alpha=0.3, label="best + 1 standard error"))
         h = run.human
-        if h is not None and h.val is not None and math.isfinite(h.val.nmse):
-            ax.scatter([h.complexity], [max(h.val.nmse, floor)], marker="D", s=60, color=HUMAN, edgecolors="black",
+        if h is not None and h.score is not None and math.isfinite(h.score):
+            ax.scatter([h.complexity], [max(h.score, floor)], marker="D", s=60, color=HUMAN, edgecolors="black",
                        linewidths=0.6, zorder=4)
-            ax.annotate("human law", (h.complexity, max(h.val.nmse, floor)), textcoords="offset points",
+            ax.annotate("human law", (h.complexity, max(h.score, floor)), textcoords="offset points",
                         xytext=(5, -10), fontsize=7, color=HUMAN)
             handles.append(Line2D([], [], marker="D", ls="", color=HUMAN, markeredgecolor="black",
                                   label="human law (same protocol)"))
@@ -111,7 +113,7 @@ def frontier_plot(run: RunReport) -> Figure:
         ax.set_yscale("log")
         ax.set_ylim(top=top)
         ax.set_xlabel("complexity (expression tree nodes)")
-        ax.set_ylabel("validation NMSE (= 1 − R²), log scale")
+        ax.set_ylabel("search score: validation NMSE, log scale")
         ax.grid(True, which="major", color="#eeeeee", lw=0.6)
         ax.set_axisbelow(True)
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, ncol=1)
