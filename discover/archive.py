@@ -52,10 +52,10 @@ def pareto_front(records: Iterable[Evaluation]) -> list[Evaluation]:
 def recommend(front: list[Evaluation], flawed: Callable[[Evaluation], bool] = lambda r: False) -> Evaluation | None:
     """The law to report, by the one-standard-error rule: the simplest frontier law whose
     search score (Evaluation.val_nmse) is within one standard error of the best law's (the
-    standard error of that score over the rows it was scored on). Validation is one held-out slice; smaller
-    differences are not evidence that the more complex law extrapolates better. Laws for
-    which ``flawed`` is true come after all others within that standard error (pass all
-    laws, not only the frontier, for the preference to reach past a flawed frontier law).
+    standard error of that score over the rows it was scored on). Smaller differences are
+    not evidence that the more complex law extrapolates better. Laws for which ``flawed`` is
+    true come after all others within that standard error (pass all laws, not only the
+    frontier, for the preference to reach past a flawed frontier law).
     """
     if not front:
         return None

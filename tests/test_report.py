@@ -164,6 +164,7 @@ def test_human_law_is_placed_by_the_search_protocol(run_report):
     h = run_report.human
     published = json.loads((SLDBENCH / TASK / "human_law.json").read_text())["published_test_r2"]
     assert h is not None and h.val is not None and np.isfinite(h.val.nmse)
+    assert h.score == h.val.nmse  # parallel has no selection fold: one slice, as its laws
     assert h.test_published.r2 == pytest.approx(published, abs=1e-6)
     assert h.params == ("A", "k", "alpha", "E") and r"\alpha" in h.latex
     assert h.complexity > 0
@@ -376,8 +377,8 @@ def test_a_development_run_is_labelled_and_plotted_on_its_own_split(tmp_path):
     assert test.r2 == pytest.approx(rec.test.r2, abs=1e-9) and int(f.is_test.sum()) == report.meta.rows["test"]
 
 
-def test_the_human_law_and_the_same_form_found_by_search_share_a_point_on_the_frontier_plot():
-    # vocab has selection folds: both are fitted below the first and scored two steps out
+def test_the_human_law_is_placed_by_the_search_score_fitted_or_with_published_constants():
+    # vocab scores two steps out: the human law and the same form found by search share a point
     from discover.data import load_dataset
     from discover.evaluate import Candidate, evaluate
     from discover.expr import parse
@@ -395,3 +396,9 @@ def test_the_human_law_and_the_same_form_found_by_search_share_a_point_on_the_fr
     assert not note and found.fold is not None
     assert view.score == pytest.approx(found.val_nmse, rel=1e-4)
     assert view.val.nmse == pytest.approx(found.val.nmse, rel=1e-4)
+    # published constants, not refitted (data_constrained): scored on the same two steps, unfitted
+    task = find_task("data_constrained")
+    ds = load_dataset(task, SLDBENCH, download=False)
+    view, note = human_law_view({"search": {"seed": 0}}, task, ds, make_problem(ds, seed=0).symbols, scores={})
+    assert not note and view.note == "published constants, not refitted"
+    assert view.score != pytest.approx(view.val.nmse) and np.isfinite(view.score)

@@ -667,7 +667,7 @@ def _score_human(law, task, ds, seed: int, max_params: int,
     def raw(r):
         return replace(r, X={s: v * problem.scales.get(s, 1.0) for s, v in r.X.items()})
 
-    on, fold_rows = problem.search_rows(max_params) if law.refit else (problem.fit, None)
+    on, fold_rows = problem.search_rows(max_params)  # published constants are scored there unfitted
     fit_rows, val_rows = raw(on), raw(problem.val)
     params = init
     if law.refit:
