@@ -118,9 +118,11 @@ def fit_rows(expr: sp.Expr, rows: Rows, problem: Problem, config: FitConfig,
                           sound_units(structure, problem))
 
 
-def evaluate(candidate: Candidate, problem: Problem, config: FitConfig, id: int, max_params: int) -> Evaluation:
+def evaluate(candidate: Candidate, problem: Problem, config: FitConfig, id: int, max_params: int,
+             two_steps: bool = True) -> Evaluation:
     """Fit a candidate where Problem.search_rows says and score it on validation (and the first
-    fold's validation rows, when fitted below it); failures carry a reason."""
+    fold's validation rows, when fitted below it); failures carry a reason. ``two_steps``
+    False: on the fit rows and validation alone, whatever the folds (runs recorded before)."""
     t0 = time.monotonic()
     expr = candidate.expr
     text, key, cx = to_text(expr), canonical_key(expr), complexity(expr)
@@ -139,7 +141,7 @@ def evaluate(candidate: Candidate, problem: Problem, config: FitConfig, id: int,
         return record(False, f"unknown names: {', '.join(sorted(unknown))}")
     if not any(s.name in problem.symbols for s in expr.free_symbols):
         return record(False, "law does not depend on any input")
-    on, fold_rows = problem.search_rows(max_params)
+    on, fold_rows = problem.search_rows(max_params, two_steps)
     try:
         structure, result = fit_rows(expr, on, problem, config)
     except (ExprError, ValueError, ZeroDivisionError, OverflowError, TypeError) as exc:

@@ -58,14 +58,16 @@ class Problem:
     def n_units(self) -> int:
         return len(self.groups) * len(self.targets)
 
-    def search_rows(self, max_params: int) -> tuple[Rows, Rows | None]:
+    def search_rows(self, max_params: int, two_steps: bool = True) -> tuple[Rows, Rows | None]:
         """Where the search fits its laws (of up to ``max_params`` parameters), and the rows it
         scores them on besides validation. Below the first selection fold when that fold keeps
         SEARCH_ROWS_PER_PARAM rows per parameter in every unit: each law is then scored on the
         fold's validation rows and on the validation slice a step further out
         (evaluate.search_score). Otherwise on the fit rows, scored on validation alone (None).
-        One answer for every law of a run, so all are ranked alike."""
-        if self.folds and fewest_rows(self.folds[0][0], self.n_units) >= SEARCH_ROWS_PER_PARAM * max_params:
+        One answer for every law of a run, so all are ranked alike. ``two_steps`` False: always
+        the fit rows (a run recorded before the search scored two steps out)."""
+        enough = SEARCH_ROWS_PER_PARAM * max_params
+        if two_steps and self.folds and fewest_rows(self.folds[0][0], self.n_units) >= enough:
             return self.folds[0]
         return self.fit, None
 

@@ -61,6 +61,7 @@ def search_config_from_dict(d: dict) -> SearchConfig:
     d = dict(d)
     d["fit"] = FitConfig(**d.get("fit", {}))
     d["refit_weight"] = recorded_refit_weight(d)
+    d["two_steps"] = recorded_two_steps(d)
     return SearchConfig(**d)
 
 
@@ -68,6 +69,13 @@ def recorded_refit_weight(search: dict) -> int:
     """The final-refit weight a run's config.json (``search``) records. A run recorded before
     the refit had a weight was refitted with every row alike: 1 (on resume, in replays, in reports)."""
     return int(search.get("refit_weight", 1))
+
+
+def recorded_two_steps(search: dict) -> bool:
+    """Whether a run's config.json (``search``) scores laws two steps out (Problem.search_rows).
+    A run recorded before that existed scored every law on the one slice: False (on resume, in
+    replays, in reports), so a resumed run ranks old and new candidates alike."""
+    return bool(search.get("two_steps", False))
 
 
 def default_out(task: TaskSpec, seed: int, root: str | Path = "runs") -> Path:

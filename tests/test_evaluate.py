@@ -64,3 +64,18 @@ def test_the_fold_score_survives_a_round_trip_through_candidates_jsonl(vocab):
     assert back.fold == r.fold and back.val_nmse == r.val_nmse
     old = {k: v for k, v in r.to_json().items() if k != "fold"}  # a run written before the fold score
     assert Evaluation.from_json(old).fold is None
+
+
+def test_a_run_recorded_before_two_step_scoring_is_resumed_on_one_slice(vocab):
+    # its candidates.jsonl holds one-slice scores: new candidates must be ranked the same way
+    from discover.runner import search_config_from_dict, search_config_to_dict
+    from discover.search.loop import SearchConfig
+
+    recorded = search_config_to_dict(SearchConfig())
+    assert search_config_from_dict(recorded).two_steps is True
+    del recorded["two_steps"]  # config.json of a run from before
+    config = search_config_from_dict(recorded)
+    assert config.two_steps is False
+    r = evaluate(Candidate(expr=parse(LAW, vocab.symbols), origin="user"), vocab, CONFIG, id=0, max_params=12,
+                 two_steps=config.two_steps)
+    assert r.ok and r.fold is None and r.val == run(dataclasses.replace(vocab, folds=())).val

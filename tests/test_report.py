@@ -392,13 +392,14 @@ def test_the_human_law_is_placed_by_the_search_score_fitted_or_with_published_co
     problem = make_problem(ds, seed=0)
     same = parse("p0 + p1*non_vocab_parameters**p2 + p3*num_characters**p4 + p5*vocab_size**p6", problem.symbols)
     found = evaluate(Candidate(expr=same, origin="user"), problem, FitConfig(starts=4, time_limit=5), 0, 12)
-    view, note = human_law_view({"search": {"seed": 0}}, task, ds, problem.symbols, scores={})
+    view, note = human_law_view({"search": {"seed": 0, "two_steps": True}}, task, ds, problem.symbols, scores={})
     assert not note and found.fold is not None
     assert view.score == pytest.approx(found.val_nmse, rel=1e-4)
     assert view.val.nmse == pytest.approx(found.val.nmse, rel=1e-4)
     # published constants, not refitted (data_constrained): scored on the same two steps, unfitted
     task = find_task("data_constrained")
     ds = load_dataset(task, SLDBENCH, download=False)
-    view, note = human_law_view({"search": {"seed": 0}}, task, ds, make_problem(ds, seed=0).symbols, scores={})
+    cfg = {"search": {"seed": 0, "two_steps": True}}
+    view, note = human_law_view(cfg, task, ds, make_problem(ds, seed=0).symbols, scores={})
     assert not note and view.note == "published constants, not refitted"
     assert view.score != pytest.approx(view.val.nmse) and np.isfinite(view.score)

@@ -599,6 +599,7 @@ def human_law_view(cfg: dict, task: Any, ds: Any, symbols: tuple[str, ...],
     """The human law of the run's task, scored on validation (and test) when the data is here."""
     from discover.baselines import load_human_law
     from discover.expr import complexity
+    from discover.runner import recorded_two_steps
 
     if task is None:
         try:
@@ -620,7 +621,7 @@ def human_law_view(cfg: dict, task: Any, ds: Any, symbols: tuple[str, ...],
             search = cfg.get("search", {})
             val, score, pub_scores, refit_scores = _score_human(law, task, ds, search.get("seed", 0),
                                                                 search.get("max_params", task.max_params),
-                                                                need_test=scores is None)
+                                                                recorded_two_steps(search), need_test=scores is None)
             if scores is None:
                 test_pub, test_refit = pub_scores, refit_scores
         except (UserError, ExprError, ValueError) as exc:
@@ -645,7 +646,7 @@ def _named_latex(law: Any, symbols: tuple[str, ...]) -> str:
     return expr_latex(law.expr.xreplace(names), symbols)
 
 
-def _score_human(law, task, ds, seed: int, max_params: int,
+def _score_human(law, task, ds, seed: int, max_params: int, two_steps: bool,
                  need_test: bool) -> tuple[Scores | None, float | None, Scores | None, Scores | None]:
     """Validation scores and the search's score by the search's protocol; test scores as
     published and refitted."""
@@ -667,7 +668,7 @@ def _score_human(law, task, ds, seed: int, max_params: int,
     def raw(r):
         return replace(r, X={s: v * problem.scales.get(s, 1.0) for s, v in r.X.items()})
 
-    on, fold_rows = problem.search_rows(max_params)  # published constants are scored there unfitted
+    on, fold_rows = problem.search_rows(max_params, two_steps)  # published constants are scored there unfitted
     fit_rows, val_rows = raw(on), raw(problem.val)
     params = init
     if law.refit:

@@ -57,6 +57,7 @@ class SearchConfig:
     external_ratio: float = 0.3  # share of offspring taken from external proposers when they have some
     fit: FitConfig = field(default_factory=FitConfig)
     refit_weight: int = NEAR_WEIGHT  # times the validation slice counts in the final refit (problem.refit_rows)
+    two_steps: bool = True  # score laws two steps out where the first fold allows (Problem.search_rows)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,8 @@ class Search:
             return None
         if complexity(cand.expr) > MAX_COMPLEXITY:
             return None
-        record = evaluate(cand, self.problem, self.config.fit, id=len(self.archive), max_params=self.config.max_params)
+        record = evaluate(cand, self.problem, self.config.fit, id=len(self.archive), max_params=self.config.max_params,
+                          two_steps=self.config.two_steps)
         record = dataclasses.replace(record, t=self.elapsed)
         self.archive.add(record)
         if self.store is not None:
