@@ -403,3 +403,15 @@ def test_the_human_law_is_placed_by_the_search_score_fitted_or_with_published_co
     view, note = human_law_view(cfg, task, ds, make_problem(ds, seed=0).symbols, scores={})
     assert not note and view.note == "published constants, not refitted"
     assert view.score != pytest.approx(view.val.nmse) and np.isfinite(view.score)
+
+
+def test_the_frontier_plot_names_the_score_it_places_laws_by(run_report):
+    import dataclasses
+
+    from discover.report.plots import frontier_plot
+
+    assert run_report.frontier and all(law.score == law.val.nmse for law in run_report.frontier)  # parallel: one slice
+    assert frontier_plot(run_report).axes[0].get_ylabel().startswith("validation NMSE")
+    two = dataclasses.replace(run_report, laws=tuple(dataclasses.replace(law, score=2 * law.val.nmse)
+                                                     for law in run_report.laws))
+    assert "two steps out" in frontier_plot(two).axes[0].get_ylabel()

@@ -113,7 +113,9 @@ def frontier_plot(run: RunReport) -> Figure:
         ax.set_yscale("log")
         ax.set_ylim(top=top)
         ax.set_xlabel("complexity (expression tree nodes)")
-        ax.set_ylabel("search score: validation NMSE, log scale")
+        two_steps = any(law.score != law.val.nmse for law in run.frontier)  # evaluate.search_score
+        ax.set_ylabel("search score: NMSE two steps out\n(geometric mean), log scale" if two_steps
+                      else "validation NMSE (= 1 − R²), log scale")
         ax.grid(True, which="major", color="#eeeeee", lw=0.6)
         ax.set_axisbelow(True)
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, ncol=1)
