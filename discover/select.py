@@ -1,8 +1,9 @@
 """Choosing the law to report: validation on several forward-chaining folds.
 
-The search ranks laws on one validation slice (the largest scales of train, by the task's
-rule). One slice is a noisy judge of extrapolation: all its rows share the same step beyond
-the fitted range, so a law that bends the right way there by luck looks better than it is.
+The search ranks laws on the validation slice (the largest scales of train, by the task's
+rule), and where it can on the first fold too (evaluate.py). That is still a noisy judge of
+extrapolation: all the rows of a slice share the same step beyond the fitted range, so a law
+that bends the right way there by luck looks better than it is.
 Before a run reports its law, the strongest candidates are also fitted below earlier slices
 and scored on them (see ``problem.selection_folds``); the reported law is the simplest law
 whose log NMSE is, fold by fold, within one standard error of the best law's (on the mean);
@@ -27,7 +28,7 @@ from discover.fit import SAFETY_SECONDS, FitConfig, analyse
 from discover.problem import Problem, fewest_rows
 from discover.score import FAILED
 
-POOL = 24  # candidates re-validated: the best by validation NMSE, plus the frontier
+POOL = 24  # candidates re-validated: the best by the search's score, plus the frontier
 FOLD_FIT = FitConfig(starts=4, time_limit=SAFETY_SECONDS)  # bounded by its evaluations (fit.SAFETY_SECONDS)
 
 
@@ -72,7 +73,7 @@ class FoldScores:
 
 
 def candidate_pool(records: list[Evaluation], size: int = POOL) -> list[Evaluation]:
-    """The frontier and the best laws by validation NMSE (distinct forms, valid ones only),
+    """The frontier and the best laws by the search's score (distinct forms, valid ones only),
     in the order they are re-validated: the frontier first, then the others, each best
     first. When time runs short, the laws left out are then near-duplicates of better ones,
     not the simple end of the frontier, which the one-standard-error rule needs to see."""
