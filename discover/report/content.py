@@ -371,13 +371,14 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
             raw, latex = law.text, ""
             notes.append(f"law {law.id} could not be re-read ({exc}): shown as text")
         final_law = law if isinstance(law, FinalLaw) else None
+        searched = by_id.get(law.id)  # its candidate record: the search's score
         return LawView(
             id=law.id, label="", text=law.text, raw_text=raw, latex=latex, complexity=law.complexity,
             n_params=law.n_params, origin=law.origin, names=tuple(law.names), units=units, params=tuple(law.params),
             train=final_law.train if final_law else None, val=law.val, test=final_law.test if final_law else None,
             recommended=recommended, refitted=refitted, reason=law.reason, on_frontier=law.id in front_ids,
-            score=by_id[law.id].val_nmse if law.id in by_id else law.val.nmse,
-            score_se=by_id[law.id].val_nmse_se if law.id in by_id else law.val.nmse_se,
+            score=searched.val_nmse if searched is not None else law.val.nmse,
+            score_se=searched.val_nmse_se if searched is not None else law.val.nmse_se,
         )
 
     if finished:
