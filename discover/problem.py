@@ -105,7 +105,11 @@ def rows(split: Split, n_groups: int, scales: dict[str, float] | None = None) ->
     return Rows(X=X, y=split.Y.T.reshape(-1).astype(float), unit=unit, n=len(split), n_targets=T)
 
 
-MAX_FIT_ROWS = 1000
+# Rows the search fits on, at most. 1000 until session 15: on lr_bsz (2655 fit rows, the only
+# SLDBench task above 1000) the sample dropped most rows of the largest-scale cells; fitting on all
+# of them raised its development R2 from 0.332 to 0.537 over 5 seeds, with half as many candidates
+# (benchmarks/results/2026-12-01-session15-dev-selection-headroom.md).
+MAX_FIT_ROWS = 3000
 
 
 def make_problem(ds: Dataset, seed: int = 0, max_fit_rows: int = MAX_FIT_ROWS) -> Problem:
@@ -113,7 +117,7 @@ def make_problem(ds: Dataset, seed: int = 0, max_fit_rows: int = MAX_FIT_ROWS) -
 
     During search, parameters are fitted on at most ``max_fit_rows`` of the remaining
     training rows (a seeded random subset, the same share from every group): fitting cost
-    grows with rows, ranking laws hardly does. Validation and the final refit use all rows."""
+    grows with rows. Validation and the final refit use all rows."""
     from discover.holdout import holdout_mask, parse_rule
 
     symbols = ds.task.symbols
