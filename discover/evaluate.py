@@ -22,7 +22,7 @@ from discover.errors import ExprError
 from discover.expr import canonical_key, complexity, params_of, to_text
 from discover.fit import FitConfig, FitResult, analyse, fit, predict
 from discover.problem import Problem, Rows
-from discover.score import FAILED, Scores, score
+from discover.score import FAILED, Scores, log_mean_se, score
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,7 @@ class Evaluation:
         """Standard error of val_nmse over the rows scored (delta method; inf when not known)."""
         if self.fold is None:
             return self.val.nmse_se
-        rel = [sc.nmse_se / max(sc.nmse, 1e-300) for sc in (self.val, self.fold)]
-        return self.val_nmse * 0.5 * math.hypot(*rel)
+        return self.val_nmse * log_mean_se((self.val.nmse, self.fold.nmse), (self.val.nmse_se, self.fold.nmse_se))
 
     def to_json(self) -> dict:
         return {

@@ -76,9 +76,11 @@ def finalize(laws: list[Evaluation], recommended_id: int | None, problem: Proble
     """Refit each law on all training rows, the largest scales counting ``weight`` times
     (refit_rows), warm-started from its search fit, and score test.
 
-    A refit that breaks where the search fit held (see new_breaks) is dropped for the search
-    fit, with the reason recorded: the search fit passed the checks the search makes, and a
-    refit on more rows is not checked by validation at all."""
+    A refit that breaks where the search fit held (see new_breaks) is dropped, with the reason
+    recorded, for a fit that held: the search fit passed the checks the search makes, and a
+    refit on more rows is not checked by validation at all. A law the search fitted below the
+    first fold (Problem.search_rows) is first refitted on all of train but the validation slice
+    (problem.fit), which is kept if it holds too: the search fit saw fewer rows."""
     test_rows = rows(ds.test, len(problem.groups), problem.scales)
     X, y, unit = refit_rows(problem, weight)
     out = []
@@ -90,7 +92,8 @@ def finalize(laws: list[Evaluation], recommended_id: int | None, problem: Proble
         found, reason = result.params, result.reason
         broken = new_breaks(structure, found, init, problem) if result.ok and init is not None else ""
         if broken:
-            found, reason = init, f"{broken} after the refit on all of train; search fit kept"
+            found, kept = held_fit(structure, r, init, problem, config)
+            reason = f"{broken} after the refit on all of train; {kept} kept"
         if result.ok:
             train_s = score_rows(structure, found, problem.train)
             test_s = score_rows(structure, found, test_rows)
@@ -101,3 +104,17 @@ def finalize(laws: list[Evaluation], recommended_id: int | None, problem: Proble
                             names=result.names, params=params, train=train_s, val=r.val, test=test_s,
                             recommended=r.id == recommended_id, reason=reason))
     return out
+
+
+def held_fit(structure, record: Evaluation, search: np.ndarray, problem: Problem,
+             config: FitConfig) -> tuple[np.ndarray, str]:
+    """The fit reported when the refit on all of train breaks where the search fit held: the
+    law refitted on the fit rows (train without the validation slice) when the search fitted it
+    below the first fold and that fit breaks nowhere the search fit held, else the search fit;
+    and which one it is."""
+    if record.fold is not None:
+        result = fit(structure, problem.fit.X, problem.fit.y, problem.fit.unit, problem.n_units, config, search,
+                     sound_units(structure, problem))
+        if result.ok and not new_breaks(structure, result.params, search, problem):
+            return result.params, "fit without the validation slice"
+    return search, "search fit"

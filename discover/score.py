@@ -7,6 +7,8 @@ prediction makes R² = −1 (and NMSE/NMAE = inf). Reported R² is clipped at �
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +60,15 @@ def score(y_true: np.ndarray, y_pred: np.ndarray) -> Scores:
         return FAILED
     r2 = 1.0 - float(nmse)
     return Scores(r2=clip_r2(r2), r2_raw=r2, nmse=float(nmse), nmae=float(nmae), nmse_se=se)
+
+
+def log_mean_se(nmse: Sequence[float], se: Sequence[float]) -> float:
+    """Standard error of the mean of log NMSE over slices, from each slice's NMSE and its
+    standard error over rows (delta method: se / nmse per slice); inf where one is not known."""
+    rel = np.asarray(se, dtype=float) / np.maximum(np.asarray(nmse, dtype=float), 1e-300)
+    if not len(rel) or not np.all(np.isfinite(rel)):
+        return math.inf
+    return float(np.sqrt(np.sum(rel**2)) / len(rel))
 
 
 def clip_r2(r2: float | None) -> float:

@@ -26,7 +26,7 @@ from discover.evaluate import Evaluation, edge_problem, fit_rows, inside_problem
 from discover.expr import parse
 from discover.fit import SAFETY_SECONDS, FitConfig, analyse
 from discover.problem import Problem, fewest_rows
-from discover.score import FAILED
+from discover.score import FAILED, log_mean_se
 
 POOL = 24  # candidates re-validated: the best by the search's score, plus the frontier
 FOLD_FIT = FitConfig(starts=4, time_limit=SAFETY_SECONDS)  # bounded by its evaluations (fit.SAFETY_SECONDS)
@@ -65,11 +65,9 @@ class FoldScores:
         return float(d.mean()), best.row_se()
 
     def row_se(self) -> float:
-        """Standard error of the mean log NMSE from the rows of each slice (delta method)."""
-        if len(self.se) != len(self.nmse):
-            return 0.0
-        rel = np.asarray(self.se, dtype=float) / np.maximum(np.asarray(self.nmse, dtype=float), 1e-12)
-        return float(np.sqrt(np.sum(rel**2)) / len(rel)) if np.all(np.isfinite(rel)) else 0.0
+        """Standard error of the mean log NMSE from the rows of each slice (0 when not known)."""
+        se = log_mean_se(self.nmse, self.se) if len(self.se) == len(self.nmse) else math.inf
+        return se if math.isfinite(se) else 0.0
 
 
 def candidate_pool(records: list[Evaluation], size: int = POOL) -> list[Evaluation]:

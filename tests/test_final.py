@@ -1,4 +1,4 @@
-"""The reported laws: refitted on all of train, with the search fit kept where the refit breaks."""
+"""The reported laws: refitted on all of train, with a fit that held kept where the refit breaks."""
 
 import dataclasses
 
@@ -47,6 +47,33 @@ def test_a_refit_that_breaks_just_past_the_data_gives_way_to_the_search_fit(sldb
     refit[:, 2] = 0.0  # a refit that stays finite is kept
     [law_out] = final.finalize([record], 7, problem, ds, FitConfig())
     assert law_out.reason == "" and law_out.params == tuple(tuple(r) for r in refit)
+
+
+def test_a_law_scored_two_steps_out_falls_back_to_a_fit_on_train_without_validation(sldbench_dir, monkeypatch):
+    ds, problem, record = vocab_record(sldbench_dir, "p0 + p1*log(vocab_size - p2)", 8)
+    assert record.fold is not None  # the search fitted it below the first fold, on fewer rows than problem.fit
+    real_fit = final.fit
+    lo = problem.train.X["vocab_size"].min()
+    calls = []
+
+    def fit_breaking_on_all_of_train(structure, X, y, unit, n_units, config, init=None, sound=None):
+        result = real_fit(structure, X, y, unit, n_units, config, init, sound)
+        calls.append(len(y))
+        if len(y) > problem.train.n:  # the refit on all of train (validation counted several times)
+            return dataclasses.replace(result, params=np.array([[p0, p1, 0.9 * lo] for p0, p1, _ in result.params]))
+        return result
+
+    monkeypatch.setattr(final, "fit", fit_breaking_on_all_of_train)
+    [law_out] = final.finalize([record], 8, problem, ds, FitConfig(starts=4))
+    assert calls == [len(refit_rows(problem)[1]), problem.fit.n]
+    assert "fit without the validation slice kept" in law_out.reason
+    expected = real_fit(final.analyse(parse(record.text, problem.symbols)), problem.fit.X, problem.fit.y,
+                        problem.fit.unit, problem.n_units, FitConfig(starts=4), np.array(record.params))
+    assert np.allclose(law_out.params, expected.params) and law_out.params != record.params
+    # closer on the validation slice than the search fit made below the first fold
+    structure = final.analyse(parse(record.text, problem.symbols))
+    assert (final.score_rows(structure, np.array(law_out.params), problem.val).nmse
+            < final.score_rows(structure, np.array(record.params), problem.val).nmse)
 
 
 def test_a_refit_that_diverges_further_out_gives_way_only_where_the_search_fit_held(sldbench_dir, monkeypatch):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from discover.score import clip_r2, mean_over_runs, score
+from discover.score import clip_r2, log_mean_se, mean_over_runs, score
 
 
 def test_r2_nmse_nmae_single_target():
@@ -46,3 +46,12 @@ def test_one_target_scores_alike_in_either_layout_and_mismatched_shapes_are_an_e
         score(t[:3], p)
     with pytest.raises(ValueError, match="shape"):
         score(np.column_stack([t, t]), p)
+
+
+def test_standard_error_of_a_mean_log_nmse_over_slices():
+    nmse, se = np.array([0.1, 0.4]), np.array([0.005, 0.02])
+    rng = np.random.default_rng(0)
+    draws = np.log(nmse + se * rng.standard_normal((20000, 2))).mean(axis=1)  # the NMSEs as their rows could have given
+    assert log_mean_se(nmse, se) == pytest.approx(draws.std(), rel=0.03)
+    assert log_mean_se([0.1], [0.01]) == pytest.approx(0.1)
+    assert log_mean_se([0.1, 0.2], [0.01, float("inf")]) == float("inf")  # a slice with one row: not known
