@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from discover.data import Dataset
-from discover.evaluate import Evaluation, edge_problem, inside_problem, probe_problem, score_rows, sound_units
+from discover.evaluate import Evaluation, edge_problem, fit_rows, inside_problem, probe_problem, score_rows, sound_units
 from discover.expr import parse
 from discover.fit import SAFETY_SECONDS, FitConfig, analyse, fit
 from discover.problem import NEAR_WEIGHT, Problem, refit_rows, rows
@@ -113,8 +113,7 @@ def held_fit(structure, record: Evaluation, search: np.ndarray, problem: Problem
     below the first fold and that fit breaks nowhere the search fit held, else the search fit;
     and which one it is."""
     if record.fold is not None:
-        result = fit(structure, problem.fit.X, problem.fit.y, problem.fit.unit, problem.n_units, config, search,
-                     sound_units(structure, problem))
+        _, result = fit_rows(structure.expr, problem.fit, problem, config, search)
         if result.ok and not new_breaks(structure, result.params, search, problem):
             return result.params, "fit without the validation slice"
     return search, "search fit"

@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 
+import discover.evaluate as evaluate_module
 import discover.fit as fit_module
 from discover import final
 from discover.data import load_dataset
@@ -25,13 +26,15 @@ def vocab_record(sldbench_dir, text: str, id: int):
 
 
 def refit_returns(monkeypatch, refit: np.ndarray) -> None:
-    """Make the final refit return ``refit`` (read at each call: the test may change it in place)."""
+    """Make the final refit, and its fallback's fit, return ``refit`` (read at each call: the test
+    may change it in place)."""
 
     def fake_fit(structure, X, y, unit, n_units, config, init=None, sound=None):
         return FitResult(ok=True, reason="", names=("p0", "p1", "p2"), params=refit.copy(),
                          sse=np.zeros(n_units), seconds=0.0, nfev=1)
 
     monkeypatch.setattr(final, "fit", fake_fit)
+    monkeypatch.setattr(evaluate_module, "fit", fake_fit)  # and the fallback's fit (evaluate.fit_rows)
 
 
 def test_a_refit_that_breaks_just_past_the_data_gives_way_to_the_search_fit(sldbench_dir, monkeypatch):
@@ -64,6 +67,7 @@ def test_a_law_scored_two_steps_out_falls_back_to_a_fit_on_train_without_validat
         return result
 
     monkeypatch.setattr(final, "fit", fit_breaking_on_all_of_train)
+    monkeypatch.setattr(evaluate_module, "fit", fit_breaking_on_all_of_train)  # evaluate.fit_rows: the fallback's fit
     [law_out] = final.finalize([record], 8, problem, ds, FitConfig(starts=4))
     assert calls == [len(refit_rows(problem)[1]), problem.fit.n]
     assert "fit without the validation slice kept" in law_out.reason
