@@ -193,6 +193,19 @@ def edge_problem(structure, params: np.ndarray, problem: Problem) -> str:
     return _not_finite_on(problem.edges, structure, params, "not finite just past the range of some input")
 
 
+def implausible_problem(structure, params: np.ndarray, problem: Problem) -> str:
+    """Why the law's finite predictions on other mixes of the shares inputs or just past the
+    range of an input cannot be trusted ('' if they can): beyond the training targets by more
+    than their range (as on the probe). For the final refit, which no validation checks: a
+    refit can switch a term off with a vanishing coefficient and a huge exponent and predict
+    1e43 on a new mix."""
+    for probe, where in ((problem.inside, "on other mixes of the shares inputs"),
+                         (problem.edges, "just past the range of some input")):
+        if probe is not None and _misses(probe, structure, params, _plausible(problem))[1].any():
+            return f"beyond the training targets by more than their range {where}"
+    return ""
+
+
 def extrapolation_problem(structure, params: np.ndarray, problem: Problem) -> str:
     """Why the law cannot be trusted on other mixes of its shares inputs, or further out along
     the holdout axes ('' if it can)."""

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from discover.data import Dataset
-from discover.evaluate import Evaluation, edge_problem, fit_rows, inside_problem, probe_problem, score_rows, sound_units
+from discover.evaluate import (
+    Evaluation,
+    edge_problem,
+    fit_rows,
+    implausible_problem,
+    inside_problem,
+    probe_problem,
+    score_rows,
+    sound_units,
+)
 from discover.expr import parse
 from discover.fit import SAFETY_SECONDS, FitConfig, analyse, fit
 from discover.problem import NEAR_WEIGHT, Problem, refit_rows, rows
@@ -51,7 +60,7 @@ class FinalLaw:
         )
 
 
-CHECKS = (inside_problem, probe_problem, edge_problem)
+CHECKS = (inside_problem, probe_problem, edge_problem, implausible_problem)
 
 def refit_config(search: FitConfig) -> FitConfig:
     """The fit of the final refit: the search's, with at least 12 starts (the first is the
@@ -64,7 +73,8 @@ def refit_config(search: FitConfig) -> FitConfig:
 def new_breaks(structure, refit: np.ndarray, search: np.ndarray, problem: Problem) -> str:
     """Where the law refitted on all of train breaks and its search fit did not ('' if
     nowhere): other mixes of the shares inputs, further out along the holdout inputs (not
-    finite or diverging), just past the range of an input."""
+    finite or diverging), just past the range of an input (not finite), and on those mixes
+    or past that range, beyond the training targets by more than their range."""
     for check in CHECKS:
         if (note := check(structure, refit, problem)) and not check(structure, search, problem):
             return note

@@ -139,3 +139,43 @@ def test_the_final_refit_does_not_depend_on_how_busy_the_machine_is(sldbench_dir
     # a refit limited in seconds (as before) would have stopped early and reported other parameters
     cut = final.finalize([record], 6, problem, ds, dataclasses.replace(final.refit_config(FitConfig()), time_limit=15))
     assert cut[0].params != idle[0].params
+
+
+def test_a_refit_that_switches_a_term_off_with_a_huge_exponent_gives_way_where_new_mixes_explode(
+        sldbench_dir, monkeypatch):
+    ds = load_dataset(find_task("domain_mixture"), sldbench_dir)
+    problem = make_problem(ds)
+    text = "p0 + p1*exp(p2*(proportion_domain_1 + proportion_domain_3))"
+    record = evaluate(Candidate(parse(text, problem.symbols), "user"), problem, FitConfig(starts=2, time_limit=5),
+                      id=5, max_params=12)
+    assert record.ok
+    structure = final.analyse(parse(text, problem.symbols))
+    assert not evaluate_module.implausible_problem(structure, np.array(record.params), problem)
+    # a vanishing coefficient times exp(400 x): tiny on every training mix (x1 + x3 <= 0.5625 there),
+    # about 1e3 on a new mix with x1 + x3 = 0.59375, which a loss of 1.2 to 3.9 cannot be
+    on = problem.train.X["proportion_domain_1"] + problem.train.X["proportion_domain_3"]
+    refit = np.array(record.params)
+    i1, i2 = record.names.index("p1"), record.names.index("p2")
+    refit[:, i2] = 400.0
+    refit[:, i1] = 1e-2 * np.exp(-400.0 * on.max())
+    assert np.isfinite(final.score_rows(structure, refit, problem.train).nmse)
+    assert not final.inside_problem(structure, refit, problem)  # finite: the older checks let it through
+    refit_returns(monkeypatch, refit)
+    [law_out] = final.finalize([record], 5, problem, ds, FitConfig())
+    assert law_out.params == record.params
+    assert law_out.reason.startswith("beyond the training targets by more than their range on other mixes")
+
+
+def test_a_refit_far_beyond_the_training_targets_just_past_the_data_gives_way_to_the_search_fit(
+        sldbench_dir, monkeypatch):
+    ds, problem, record = vocab_record(sldbench_dir, "p0 + p1*non_vocab_parameters**p2", 4)
+    structure = final.analyse(parse(record.text, problem.symbols))
+    assert not evaluate_module.implausible_problem(structure, np.array(record.params), problem)
+    refit = np.array(record.params)
+    top = problem.train.X["non_vocab_parameters"].max()
+    i1, i2 = record.names.index("p1"), record.names.index("p2")
+    refit[:, i2], refit[:, i1] = 8.0, 1.0 / top**8  # 1 at the largest model, 256 at twice its size
+    refit_returns(monkeypatch, refit)
+    [law_out] = final.finalize([record], 4, problem, ds, FitConfig())
+    assert law_out.params == record.params
+    assert law_out.reason.startswith("beyond the training targets by more than their range just past the range")
