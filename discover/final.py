@@ -73,8 +73,8 @@ def refit_config(search: FitConfig) -> FitConfig:
 def new_breaks(structure, refit: np.ndarray, search: np.ndarray, problem: Problem) -> str:
     """Where the law refitted on all of train breaks and its search fit did not ('' if
     nowhere): other mixes of the shares inputs, further out along the holdout inputs (not
-    finite or diverging), just past the range of an input (not finite), and on those mixes
-    or past that range, beyond the training targets by more than their range."""
+    finite or diverging), just past the range of an input (not finite), and on those mixes,
+    beyond the training targets by more than their range."""
     for check in CHECKS:
         if (note := check(structure, refit, problem)) and not check(structure, search, problem):
             return note
