@@ -24,6 +24,7 @@ import json
 import math
 import multiprocessing
 import os
+import threading
 import time
 import tomllib
 import traceback
@@ -192,9 +193,19 @@ def bench_reference(config: BenchConfig) -> Reference:
 _queue: Any = None
 
 
-def _init_worker(queue: Any) -> None:
+def _init_worker(queue: Any, parent: int) -> None:
     global _queue
     _queue = queue
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int, every: float = 0.5) -> None:
+    """End this worker once the bench process ``parent`` is gone. Ctrl-C reaches every process
+    of the group; a ``kill`` of the bench reaches the bench alone, and its runs would go on
+    writing into folders a restarted bench may be running again. The cut run is resumed then."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 def _send(event: Event) -> None:
@@ -363,7 +374,7 @@ def _execute(jobs: list[Job], n: int, display: Any) -> None:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     with ProcessPoolExecutor(max_workers=min(n, len(jobs)), mp_context=ctx, initializer=_init_worker,
-                             initargs=(queue,)) as pool:
+                             initargs=(queue, os.getpid())) as pool:
         pending: dict[Future, Job] = {pool.submit(job.fn, *job.args): job for job in jobs}
         try:
             while pending:

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,3 +190,44 @@ def test_a_resumed_development_run_stays_on_the_development_split(tmp_path, sldb
     assert [law["test"]["r2"] for law in after] == pytest.approx([law["test"]["r2"] for law in before], abs=1e-6)
     refused = discover("run", "--resume", str(out), "--dev", *common)
     assert refused.returncode == 2 and "keeps the split" in refused.stderr
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc")
+def test_killing_the_bench_ends_the_runs_it_started(tmp_path, sldbench_dir):
+    out = tmp_path / "bench"
+    bench = subprocess.Popen([sys.executable, "-m", "discover.cli", "bench", "--tasks", "parallel", "--seeds", "2",
+                              "--budget", "60", "--jobs", "2", "--out", str(out), "--data-dir", str(sldbench_dir),
+                              "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        logs = [run_dir(out, "parallel_scaling_law", s) / "candidates.jsonl" for s in (0, 1)]
+        deadline = time.monotonic() + 120
+        while not any(p.is_file() and p.stat().st_size for p in logs):
+            assert time.monotonic() < deadline and bench.poll() is None, "no run started"
+            time.sleep(0.2)
+        workers = _children(bench.pid)
+        assert workers
+    finally:
+        bench.kill()  # SIGKILL: the bench gets no chance to stop its workers itself
+        bench.wait()
+    deadline = time.monotonic() + 20
+    while any(_running(w) for w in workers):
+        assert time.monotonic() < deadline, "the runs went on after the bench was killed"
+        time.sleep(0.2)
+    sizes = [p.stat().st_size if p.is_file() else 0 for p in logs]
+    time.sleep(1.0)
+    assert [p.stat().st_size if p.is_file() else 0 for p in logs] == sizes
