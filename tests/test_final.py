@@ -164,4 +164,3 @@ def test_a_refit_that_switches_a_term_off_with_a_huge_exponent_gives_way_where_n
     [law_out] = final.finalize([record], 5, problem, ds, FitConfig())
     assert law_out.params == record.params
     assert law_out.reason.startswith("beyond the training targets by more than their range on other mixes")
-
