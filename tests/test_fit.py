@@ -197,3 +197,25 @@ def test_a_sound_start_is_kept_over_a_better_fit_that_is_not():
     np.testing.assert_array_equal(kept.params[0], free.params[0])  # units that pass keep their best fit
     impossible = fit(s, X, y, unit, 2, sound=lambda params: np.zeros(2, dtype=bool))
     assert impossible.ok and abs(impossible.params[1, 0]) == pytest.approx(np.sqrt(1.0001), rel=1e-4)
+
+
+@pytest.mark.parametrize("method", ["lm", "scipy"])
+def test_sharing_jacobian_passes_between_parameters_does_not_change_the_fit(monkeypatch, method):
+    # small problems evaluate the stepped points of several parameters in one pass over copies
+    # of the rows; the fit must be the one that one pass per parameter gives, to the bit
+    import discover.fit as fit_module
+
+    rng = np.random.default_rng(11)
+    sizes = [30, 12, 25]
+    unit = np.repeat(np.arange(3), sizes)
+    N, D = 10 ** rng.uniform(-1, 1.5, len(unit)), 10 ** rng.uniform(-1, 1.5, len(unit))
+    y = 1.5 + 4 * N ** -0.4 + (2 + unit) * D ** -0.25 + rng.normal(0, 0.01, len(unit))
+    s = analyse(parse("p0 + p1*N**p2 + p3*(D + p4)**p5 + p6*log(N*D + p7)", ["N", "D"]))
+    config = FitConfig(method=method, time_limit=60)
+    monkeypatch.setattr(fit_module, "JACOBIAN_ROWS", 10**9)
+    shared = fit(s, {"N": N, "D": D}, y, unit, 3, config)
+    monkeypatch.setattr(fit_module, "JACOBIAN_ROWS", 1)
+    alone = fit(s, {"N": N, "D": D}, y, unit, 3, config)
+    assert shared.ok and alone.ok and shared.nfev == alone.nfev
+    np.testing.assert_array_equal(shared.params, alone.params)
+    np.testing.assert_array_equal(shared.sse, alone.sse)
