@@ -299,16 +299,8 @@ class _Problem:
         """The problem over ``k`` copies of its rows (copy i's units numbered i*U + u), made once."""
         rep = self._copies
         if rep is None or rep.U != k * self.U:
-            rep = object.__new__(_Problem)
-            rep.__dict__.update(self.__dict__)
-            rep.n, rep.U = k * self.n, k * self.U
-            rep.X = {key: np.tile(v, k) if np.ndim(v) == 1 and len(v) == self.n else v for key, v in self.X.items()}
-            rep.y = np.tile(self.y, k)
-            rep.unit = (np.arange(k)[:, None] * self.U + self.unit[None, :]).ravel()
-            rep.slot = np.tile(self.slot, k)
-            rep.best_sse = np.full(rep.U, np.inf)
-            rep.best_theta, rep.best_c = np.zeros((rep.U, self.m)), np.zeros((rep.U, self.L))
-            rep._copies = None
+            idx = np.tile(np.arange(self.n), k)
+            rep = self._on_rows(idx, np.repeat(np.arange(k), self.n) * self.U + self.unit[idx], k * self.U)
             self._copies = rep
         rep.deadline = self.deadline
         return rep
@@ -370,19 +362,27 @@ class _Problem:
     def subset(self, keep: np.ndarray) -> _Problem:
         """The same problem on the units ``keep`` only (renumbered 0..), starting from their best so far."""
         rows = np.isin(self.unit, keep)
-        sub = object.__new__(_Problem)
-        sub.__dict__.update(self.__dict__)
-        sub.rows, sub.n, sub.U = rows, int(rows.sum()), len(keep)
-        sub.X = _take_rows(self.X, rows, self.n)
-        sub.y, sub.slot = self.y[rows], self.slot[rows]
         renumber = np.zeros(self.U, dtype=int)
         renumber[keep] = np.arange(len(keep))
-        sub.unit = renumber[self.unit[rows]]
-        sub.R = int(np.bincount(sub.unit, minlength=sub.U).max()) if sub.n else 0
-        sub.even = sub.R * sub.U == sub.n
+        sub = self._on_rows(rows, renumber[self.unit[rows]], len(keep))
+        sub.rows = rows
         sub.best_sse, sub.best_theta, sub.best_c = self.best_sse[keep], self.best_theta[keep], self.best_c[keep]
-        sub.nfev, sub._copies = 0, None
         return sub
+
+    def _on_rows(self, idx: np.ndarray, unit: np.ndarray, n_units: int) -> _Problem:
+        """The same law and settings on the rows ``idx`` (a mask or indices, in unit order) of
+        this problem, their units numbered ``unit`` in [0, n_units); no evaluation nor best yet."""
+        new = object.__new__(_Problem)
+        new.__dict__.update(self.__dict__)
+        new.X = _take_rows(self.X, idx, self.n)
+        new.y, new.slot, new.unit = self.y[idx], self.slot[idx], unit
+        new.n, new.U = len(unit), n_units
+        new.R = int(np.bincount(unit, minlength=n_units).max()) if new.n else 0
+        new.even = new.R * new.U == new.n
+        new.best_sse = np.full(n_units, np.inf)
+        new.best_theta, new.best_c = np.zeros((n_units, self.m)), np.zeros((n_units, self.L))
+        new.nfev, new._copies = 0, None
+        return new
 
     def absorb(self, sub: _Problem, keep: np.ndarray) -> None:
         """Take back the best parameters and the evaluations of ``sub = self.subset(keep)``."""
