@@ -57,11 +57,17 @@ class BenchConfig:
     out: Path
     seeds: int = 5
     budget: float = 120.0
+    first_seed: int = 0  # the runs are seeds first_seed .. first_seed + seeds - 1
     jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
     data_dir: str | None = None
     human: bool = True  # also score the human laws
     development: bool = False  # score on data.development_split: the test split is not read
     skipped: tuple[str, ...] = ()  # tasks left out of this batch, with the reason (e.g. no data)
+
+    @property
+    def seed_ids(self) -> range:
+        """The seeds of the runs, one run per task each."""
+        return range(self.first_seed, self.first_seed + self.seeds)
 
 
 @dataclass(frozen=True)
@@ -316,7 +322,7 @@ def plan(config: BenchConfig, command: str = "") -> tuple[list[Job], list[str]]:
             else:
                 args_h = (task, config.out, config.data_dir, config.development)
                 jobs.append(Job(key, human_job, args_h, human_file(config.out, task.name)))
-        for seed in range(config.seeds):
+        for seed in config.seed_ids:
             key = f"{task.name} seed {seed}"
             path = run_dir(config.out, task.name, seed)
             theirs = (_read_json(path / "config.json") or {}).get("split", "test")
@@ -338,8 +344,8 @@ def run_bench(config: BenchConfig, display: Any = None, command: str = "",
 
     ``display`` (optional) gets ``start(total, done)``, ``event(Event)``, ``finished(key, ok)``
     and ``stop()`` calls."""
-    if config.seeds < 1 or config.budget <= 0 or config.jobs < 1:
-        raise UserError("--seeds and --jobs must be at least 1 and --budget positive")
+    if config.seeds < 1 or config.budget <= 0 or config.jobs < 1 or config.first_seed < 0:
+        raise UserError("--seeds and --jobs must be at least 1, --budget positive and --first-seed at least 0")
     from discover.data import load_dataset
 
     reference = bench_reference(config)
@@ -447,7 +453,7 @@ def collect(config: BenchConfig, reference: Reference) -> list[TaskRow]:
     out = []
     order = {name: i for i, name in enumerate(reference.tasks)}  # the paper's column order first
     for task in sorted(config.tasks, key=lambda t: (order.get(t.name, len(order)), t.name)):
-        runs = tuple(read_run(config.out, task.name, s) for s in range(config.seeds))
+        runs = tuple(read_run(config.out, task.name, s) for s in config.seed_ids)
         r2s = [r.r2 if r.status == "ok" else None for r in runs]
         ok = [r for r in runs if r.status == "ok"]
         best = max(ok, key=lambda r: r.r2) if ok else None
@@ -526,7 +532,8 @@ def write_results(config: BenchConfig, rows: list[TaskRow], reference: Reference
         writer.writerow({"split": split} | {k: ("" if v is None else v) for k, v in t.csv_row().items()})
     _write_text(out / "results.csv", buf.getvalue())
     data = {
-        "version": __version__, "seeds": config.seeds, "budget": config.budget, "jobs": config.jobs,
+        "version": __version__, "seeds": config.seeds, "first_seed": config.first_seed, "budget": config.budget,
+        "jobs": config.jobs,
         "split": split_name(config.development),
         "tasks": [{**t.csv_row(), "human_note": t.human_note, "runs": [r.to_json() for r in t.runs]} for t in rows],
         "overview": [{"system": label, "r2": dict(zip([t.task for t in rows], values, strict=True)), "mean": mean}
@@ -559,6 +566,11 @@ def _g(x: float | None) -> str:
     return "—" if x is None else f"{x:.4g}"
 
 
+def _seed_span(config: BenchConfig) -> str:
+    first, last = config.seed_ids[0], config.seed_ids[-1]
+    return f"seed {first}" if first == last else f"seeds {first}–{last}"
+
+
 def markdown(config: BenchConfig, rows: list[TaskRow], reference: Reference) -> str:
     """results.md: the overview next to the paper's rows, then per-task details."""
     n = config.seeds
@@ -569,8 +581,8 @@ def markdown(config: BenchConfig, rows: list[TaskRow], reference: Reference) -> 
     lines = [
         "# discover bench" + (" (development split)" if config.development else ""),
         "",
-        f"{len(rows)} task(s) × {n} seed(s), search budget {config.budget:g} s per run, {config.jobs} parallel "
-        f"job(s); discover {__version__}.",
+        f"{len(rows)} task(s) × {n} seed(s) ({_seed_span(config)}), search budget {config.budget:g} s per run, "
+        f"{config.jobs} parallel job(s); discover {__version__}.",
         f"{where} (chosen on validation carved from "
         f"train), clipped at −1; a failed run counts −1; mean over {n} seed(s) (the paper's rule).",
         "",
@@ -624,7 +636,7 @@ def print_overview(config: BenchConfig, rows: list[TaskRow], out: Any) -> None:
 
     reference = bench_reference(config)
     kind = "development" if config.development else "test"
-    table = Table(title=f"{kind} R² — {config.seeds} seed(s), budget {config.budget:g} s")
+    table = Table(title=f"{kind} R² — {config.seeds} seed(s) ({_seed_span(config)}), budget {config.budget:g} s")
     table.add_column("system")
     for t in rows:
         table.add_column(_short(t.task), justify="right")

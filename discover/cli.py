@@ -252,7 +252,9 @@ def baseline(task_name: str, params_file: str | None, data_dir: str | None) -> N
 
 @cli.command()
 @click.option("--tasks", "task_names", default="all", show_default=True, help="all, or task names comma-separated.")
-@click.option("--seeds", type=int, default=5, show_default=True, help="Runs per task (seeds 0..N-1).")
+@click.option("--seeds", type=int, default=5, show_default=True, help="Runs per task (seeds K..K+N-1).")
+@click.option("--first-seed", type=int, default=0, show_default=True,
+              help="K, the first seed: e.g. --first-seed 5 to confirm a finding on seeds no earlier batch used.")
 @click.option("--budget", type=float, default=120.0, show_default=True,
               help="Search seconds per run (choosing and refitting the reported law "
               "come after).")
@@ -262,8 +264,8 @@ def baseline(task_name: str, params_file: str | None, data_dir: str | None) -> N
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
 @dev_option
 @click.option("--quiet", is_flag=True, help="No progress display.")
-def bench(task_names: str, seeds: int, budget: float, jobs: int | None, out_dir: str, data_dir: str | None,
-          development: bool, quiet: bool) -> None:
+def bench(task_names: str, seeds: int, first_seed: int, budget: float, jobs: int | None, out_dir: str,
+          data_dir: str | None, development: bool, quiet: bool) -> None:
     """Run the search on every task × seed, plus the human laws, and write results.csv/.json/.md
     with the SLDBench paper's rows side by side. Finished runs are not redone.
 
@@ -280,7 +282,7 @@ def bench(task_names: str, seeds: int, budget: float, jobs: int | None, out_dir:
     if not names:
         raise UserError("--tasks: give 'all' or task names, comma-separated")
     tasks = all_tasks() if names == ["all"] else [find_task(n) for n in names]
-    config = BenchConfig(tasks=tuple(tasks), out=Path(out_dir), seeds=seeds, budget=budget,
+    config = BenchConfig(tasks=tuple(tasks), out=Path(out_dir), seeds=seeds, first_seed=first_seed, budget=budget,
                          jobs=jobs or os.cpu_count() or 1, data_dir=data_dir, development=development)
     display = None if quiet else BenchDisplay(console, budget)
     try:

@@ -11,7 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from discover.bench import CSV_COLUMNS, BenchConfig, collect, load_reference, read_run, run_dir, run_job, write_results
+from discover.bench import (
+    CSV_COLUMNS,
+    BenchConfig,
+    collect,
+    load_reference,
+    plan,
+    read_run,
+    run_dir,
+    run_job,
+    write_results,
+)
 from discover.final import FinalLaw
 from discover.runstore import write_json_atomic
 from discover.score import Scores
@@ -55,6 +65,27 @@ def test_failed_run_counts_minus_one_and_r2_is_clipped(tmp_path):
     md = (tmp_path / "results.md").read_text()
     assert "parallel_scaling_law seed 1: failed: RuntimeError: boom" in md
     assert "`p0*(1.0e-8*N)**p1 + p2`" in md  # the law in raw units
+
+
+def test_first_seed_confirms_on_fresh_seeds_without_counting_earlier_runs(tmp_path, sldbench_dir):
+    from discover.tasks import find_task
+
+    task = find_task("parallel")
+    for seed, r2 in enumerate([0.1, 0.2, 0.9, 0.7]):  # seeds 0-1: an earlier batch in the same folder
+        fake_run(tmp_path, task.name, seed, r2)
+    config = BenchConfig(tasks=(task,), out=tmp_path, seeds=3, first_seed=2, budget=1, jobs=1, human=False,
+                         data_dir=str(sldbench_dir))
+    jobs, done = plan(config)
+    assert done == [f"{task.name} seed 2", f"{task.name} seed 3"]
+    assert [j.key for j in jobs] == [f"{task.name} seed 4"]  # only the missing fresh seed is run
+    fake_run(tmp_path, task.name, 4, 0.5)
+    ref = load_reference()
+    rows = collect(config, ref)
+    assert [r.seed for r in rows[0].runs] == [2, 3, 4]
+    assert rows[0].r2_mean == pytest.approx(0.7)
+    write_results(config, rows, ref)
+    assert "× 3 seed(s) (seeds 2–4)" in (tmp_path / "results.md").read_text()
+    assert json.loads((tmp_path / "results.json").read_text())["first_seed"] == 2
 
 
 def test_an_error_in_a_run_is_recorded_and_counts_minus_one(tmp_path, sldbench_dir, monkeypatch):
@@ -140,6 +171,7 @@ def test_a_task_without_data_is_left_out_and_the_batch_goes_on(tmp_path, sldbenc
 @pytest.mark.parametrize("args, message", [
     (("bench", "--tasks", "no_such_task"), "no_such_task"),
     (("bench", "--tasks", "parallel", "--seeds", "0"), "--seeds"),
+    (("bench", "--tasks", "parallel", "--first-seed", "-1"), "--first-seed"),
     (("baseline", "--task", "no_such_task"), "no_such_task"),
     (("baseline", "--task", "parallel", "--params", "/nonexistent/params.json"), "no such file"),
 ])
