@@ -420,6 +420,10 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
                      f"{checksums} in config.json; the plots below use the data found")
 
     rec_view = next((law for law in laws if law.recommended), None)
+    if rec_view is not None:
+        target_size = float(np.median(np.abs(ds.train.Y))) if ds is not None and len(ds.train.Y) else 1.0
+        if note := extreme_parameters(rec_view, EXTREME * max(1.0, target_size)):
+            notes.append(note)
     fit_data = None
     if ds is not None and rec_view is not None and rec_view.params:
         try:
@@ -449,6 +453,35 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
         human=human_view, fit=fit_data, history=history(records, summary),
         finished=finished, notes=tuple(notes),
     )
+
+
+EXTREME = 1e6  # |parameter| beyond which a law on inputs scaled to order one is leaning on degenerate constants
+
+
+def extreme_parameters(law: LawView, limit: float = EXTREME, shown: int = 3) -> str:
+    """A note when some fitted parameter of ``law`` reaches ``limit`` in size ('' if none).
+
+    The search fits laws on inputs scaled to order one (problem.input_scales) and targets of
+    their own size, so a sensible law needs no constant of 1e6 times the target; when the fit
+    drives one there, the form is usually standing in for another (a power of a sum for an
+    exponential; two huge terms that cancel). Its predictions are still scored as they are; the
+    note tells the reader not to read meaning into those constants."""
+    hits = sorted(((abs(v), name, u, v) for u, row in enumerate(law.params)
+                   for name, v in zip(law.names, row, strict=False) if math.isfinite(v) and abs(v) >= limit),
+                  reverse=True)
+    if not hits:
+        return ""
+    many = len(law.params) > 1
+
+    def where(u: int) -> str:
+        return f" in {law.units[u] if u < len(law.units) else f'unit {u}'}" if many else ""
+
+    listed = ", ".join(f"{name} = {v:.3g}{where(u)}" for _, name, u, v in hits[:shown])
+    more = f" and {len(hits) - shown} more" if len(hits) > shown else ""
+    return (f"the recommended law {law.label} has fitted parameters of extreme size ({listed}{more}): on inputs "
+            "scaled to order one this usually means its form stands in for another (a power of a sum for an "
+            "exponential, large terms that cancel); its predictions are scored as they are, but these constants "
+            "carry no meaning of their own")
 
 
 def _relabel(law: LawView, label: str) -> LawView:
