@@ -252,7 +252,8 @@ def baseline(task_name: str, params_file: str | None, data_dir: str | None) -> N
 
 @cli.command()
 @click.option("--tasks", "task_names", default="all", show_default=True, help="all, or task names comma-separated.")
-@click.option("--seeds", type=int, default=5, show_default=True, help="N, the runs per task: seeds K..K+N-1 (K: --first-seed).")
+@click.option("--seeds", type=int, default=5, show_default=True,
+              help="N, the runs per task: seeds K..K+N-1 (K: --first-seed).")
 @click.option("--first-seed", type=int, default=0, show_default=True,
               help="K, the first seed: e.g. --first-seed 5 to confirm a finding on seeds no earlier batch used.")
 @click.option("--budget", type=float, default=120.0, show_default=True,
