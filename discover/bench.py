@@ -28,6 +28,7 @@ import threading
 import time
 import tomllib
 import traceback
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 REFERENCE_FILE = "reference.toml"
 CSV_COLUMNS = (
     "task", "split", "runs", "runs_ok", "r2_mean", "r2_best", "nmse", "nmae", "complexity", "n_params", "wall_seconds",
-    "candidates", "formula", "human_published_r2", "human_refit_r2", "ref_human", "ref_sldagent_gpt5",
+    "candidates", "chosen_on", "formula", "human_published_r2", "human_refit_r2", "ref_human", "ref_sldagent_gpt5",
     "ref_sldagent_best",
 )
 
@@ -85,6 +86,7 @@ class RunRow:
     seconds: float | None
     candidates: int | None
     error: str = ""
+    chosen_on: str = ""  # how the run chose its law: "N folds" or "one slice" (see chosen_on)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -108,6 +110,13 @@ class TaskRow:
     def runs_ok(self) -> int:
         return sum(r.status == "ok" for r in self.runs)
 
+    @property
+    def chosen_on(self) -> str:
+        """How the finished runs chose their laws, e.g. "5 folds (4/5), one slice (1/5)"."""
+        ok = [r for r in self.runs if r.status == "ok" and r.chosen_on]
+        counts = Counter(r.chosen_on for r in ok)
+        return ", ".join(f"{rule} ({n}/{len(ok)})" for rule, n in counts.most_common())
+
     def csv_row(self) -> dict[str, Any]:
         b = self.best
         return {
@@ -116,9 +125,9 @@ class TaskRow:
             "complexity": b.complexity if b else None, "n_params": b.n_params if b else None,
             "wall_seconds": _avg([r.seconds for r in self.runs if r.seconds is not None]),
             "candidates": _avg([r.candidates for r in self.runs if r.candidates is not None]),
-            "formula": b.formula if b else "", "human_published_r2": self.human_published_r2,
-            "human_refit_r2": self.human_refit_r2, "ref_human": self.reference.get("human"),
-            "ref_sldagent_gpt5": self.reference.get("sldagent_gpt5"),
+            "chosen_on": self.chosen_on, "formula": b.formula if b else "",
+            "human_published_r2": self.human_published_r2, "human_refit_r2": self.human_refit_r2,
+            "ref_human": self.reference.get("human"), "ref_sldagent_gpt5": self.reference.get("sldagent_gpt5"),
             "ref_sldagent_best": self.reference.get("sldagent_best"),
         }
 
@@ -445,7 +454,16 @@ def read_run(out: Path, task: str, seed: int) -> RunRow:
         formula = rec.text
     # a law whose test predictions are not finite scores R² = −1 (Scores.r2_raw is −1 then)
     return RunRow(seed, "ok", rec.test.r2_raw, rec.test.nmse, rec.test.nmae, formula, rec.complexity, rec.n_params,
-                  seconds, candidates, rec.reason)
+                  seconds, candidates, rec.reason, chosen_on(final.get("selection")))
+
+
+def chosen_on(selection: dict | None) -> str:
+    """How a run chose its law, from final.json's ``selection``, in short: "N folds" for the fold
+    rule on N validation slices (select.choose), "one slice" where the run had no usable fold
+    ('' when not recorded). See select.describe for the rule in words."""
+    if not selection:
+        return ""
+    return f"{selection.get('folds', '?')} folds" if selection.get("rule") == "folds" else "one slice"
 
 
 def collect(config: BenchConfig, reference: Reference) -> list[TaskRow]:
@@ -605,8 +623,8 @@ def markdown(config: BenchConfig, rows: list[TaskRow], reference: Reference) -> 
         "## Per task",
         "",
         "| task | runs ok | mean R² | best R² | NMSE | NMAE | complexity | params | wall s/run | candidates/run "
-        "| human published | human refit | best law (raw units) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| law chosen on | human published | human refit | best law (raw units) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
     ]
     for t in rows:
         c = t.csv_row()
@@ -614,9 +632,13 @@ def markdown(config: BenchConfig, rows: list[TaskRow], reference: Reference) -> 
         lines.append(
             f"| {t.task} | {t.runs_ok}/{len(t.runs)} | {_f(t.r2_mean, 4)} | {_f(t.r2_best, 4)} | {_g(c['nmse'])} | "
             f"{_g(c['nmae'])} | {_f(c['complexity'], 0)} | {_f(c['n_params'], 0)} | {_f(c['wall_seconds'], 0)} | "
-            f"{_f(c['candidates'], 0)} | {_f(t.human_published_r2, 4)} | {_f(t.human_refit_r2, 4)} | {formula} |")
+            f"{_f(c['candidates'], 0)} | {t.chosen_on or '—'} | {_f(t.human_published_r2, 4)} | "
+            f"{_f(t.human_refit_r2, 4)} | {formula} |")
     lines += ["", "NMSE, NMAE, law, complexity and parameter count are those of the best seed's recommended law; "
-              "wall time and candidates are means per run."]
+              "wall time and candidates are means per run. Law chosen on: how many runs chose their law by the "
+              "fold rule (the simplest law within one standard error of the best on N validation folds carved "
+              "from train) and how many by the one-slice rule, which applies where train's scales leave no "
+              "fold (e.g. moe's development split): a change to the fold rule is not measured on those runs."]
     notes = [f"- {t.task}: {t.human_note}" for t in rows if t.human_note]
     if notes:
         lines += ["", "## Human laws", "", *notes]

@@ -32,8 +32,9 @@ class FakeTask:
     name: str
 
 
-def fake_run(out: Path, task: str, seed: int, r2: float | None, error: str = "") -> None:
-    """A finished run folder with a recommended law of test R² ``r2``, or a failed attempt."""
+def fake_run(out: Path, task: str, seed: int, r2: float | None, error: str = "", selection: dict | None = None) -> None:
+    """A finished run folder with a recommended law of test R² ``r2`` (chosen as ``selection``
+    records), or a failed attempt."""
     path = run_dir(out, task, seed)
     if r2 is None:
         write_json_atomic(path / "bench.json", {"ok": False, "seconds": 1.0, "error": error})
@@ -43,7 +44,7 @@ def fake_run(out: Path, task: str, seed: int, r2: float | None, error: str = "")
                    params=((1.0, -0.5, 2.0),), train=s, val=s, test=s, recommended=True)
     write_json_atomic(path / "config.json", {"symbols": ["N"], "scales": {"N": 1e8}})
     write_json_atomic(path / "summary.json", {"evaluations": 100, "elapsed": 5.0})
-    write_json_atomic(path / "final.json", {"laws": [law.to_json()]})
+    write_json_atomic(path / "final.json", {"laws": [law.to_json()], **({"selection": selection} if selection else {})})
     write_json_atomic(path / "bench.json", {"ok": True, "seconds": 6.0, "evaluations": 100})
 
 
@@ -65,6 +66,29 @@ def test_failed_run_counts_minus_one_and_r2_is_clipped(tmp_path):
     md = (tmp_path / "results.md").read_text()
     assert "parallel_scaling_law seed 1: failed: RuntimeError: boom" in md
     assert "`p0*(1.0e-8*N)**p1 + p2`" in md  # the law in raw units
+
+
+def test_results_say_how_many_runs_chose_their_law_on_folds(tmp_path):
+    """A developer judging a change to the fold rule must see the runs it never touched."""
+    folds, one = {"rule": "folds", "folds": 3, "pool": 24}, {"rule": "one slice", "folds": 1, "pool": 0}
+    task, other = FakeTask("moe_scaling_law"), FakeTask("vocab_scaling_law")
+    for seed, selection in enumerate([folds, one, one, None]):
+        fake_run(tmp_path, task.name, seed, 0.5, selection=selection)
+    fake_run(tmp_path, task.name, 4, None, error="boom")
+    fake_run(tmp_path, other.name, 0, 0.9)  # recorded before runs kept their selection
+    config = BenchConfig(tasks=(task, other), out=tmp_path, seeds=5, budget=8, jobs=1, human=False)
+    ref = load_reference()
+    rows = collect(config, ref)
+    moe = next(t for t in rows if t.task == task.name)
+    assert [r.chosen_on for r in moe.runs] == ["3 folds", "one slice", "one slice", "", ""]
+    assert moe.chosen_on == "one slice (2/3), 3 folds (1/3)"
+    write_results(config, rows, ref)
+    md = (tmp_path / "results.md").read_text()
+    assert "| law chosen on |" in md and "| one slice (2/3), 3 folds (1/3) |" in md
+    assert "| 100 | — |" in md  # vocab: nothing recorded, nothing claimed
+    with open(tmp_path / "results.csv") as f:
+        assert {row["task"]: row["chosen_on"] for row in csv.DictReader(f)} == {
+            task.name: "one slice (2/3), 3 folds (1/3)", other.name: ""}
 
 
 def test_first_seed_confirms_on_fresh_seeds_without_counting_earlier_runs(tmp_path, sldbench_dir):
