@@ -86,7 +86,7 @@ class RunRow:
     seconds: float | None
     candidates: int | None
     error: str = ""
-    chosen_on: str = ""  # how the run chose its law: "N folds" or "one slice" (see chosen_on)
+    chosen_on: str = ""  # how the run chose its law: "N folds" or "one slice" (see choice_rule)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -454,16 +454,17 @@ def read_run(out: Path, task: str, seed: int) -> RunRow:
         formula = rec.text
     # a law whose test predictions are not finite scores R² = −1 (Scores.r2_raw is −1 then)
     return RunRow(seed, "ok", rec.test.r2_raw, rec.test.nmse, rec.test.nmae, formula, rec.complexity, rec.n_params,
-                  seconds, candidates, rec.reason, chosen_on(final.get("selection")))
+                  seconds, candidates, rec.reason, choice_rule(final.get("selection")))
 
 
-def chosen_on(selection: dict | None) -> str:
+def choice_rule(selection: dict | None) -> str:
     """How a run chose its law, from final.json's ``selection``, in short: "N folds" for the fold
     rule on N validation slices (select.choose), "one slice" where the run had no usable fold
     ('' when not recorded). See select.describe for the rule in words."""
-    if not selection:
-        return ""
-    return f"{selection.get('folds', '?')} folds" if selection.get("rule") == "folds" else "one slice"
+    rule = (selection or {}).get("rule")
+    if rule == "folds":
+        return f"{selection.get('folds', '?')} folds"
+    return "one slice" if rule == "one slice" else ""
 
 
 def collect(config: BenchConfig, reference: Reference) -> list[TaskRow]:
