@@ -86,7 +86,7 @@ class RunRow:
     seconds: float | None
     candidates: int | None
     error: str = ""
-    chosen_on: str = ""  # how the run chose its law: "N folds" or "one slice" (see choice_rule)
+    chosen_on: str = ""  # how the run chose its law: "N folds" or "one slice" (select.describe_short)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -431,6 +431,7 @@ def read_run(out: Path, task: str, seed: int) -> RunRow:
     """A task × seed from its folder: the recommended law's test scores from final.json."""
     from discover.display import raw_units
     from discover.final import FinalLaw
+    from discover.select import describe_short
 
     path = run_dir(out, task, seed)
     info = _read_json(path / "bench.json") or {}
@@ -454,17 +455,7 @@ def read_run(out: Path, task: str, seed: int) -> RunRow:
         formula = rec.text
     # a law whose test predictions are not finite scores R² = −1 (Scores.r2_raw is −1 then)
     return RunRow(seed, "ok", rec.test.r2_raw, rec.test.nmse, rec.test.nmae, formula, rec.complexity, rec.n_params,
-                  seconds, candidates, rec.reason, choice_rule(final.get("selection")))
-
-
-def choice_rule(selection: dict | None) -> str:
-    """How a run chose its law, from final.json's ``selection``, in short: "N folds" for the fold
-    rule on N validation slices (select.choose), "one slice" where the run had no usable fold
-    ('' when not recorded). See select.describe for the rule in words."""
-    rule = (selection or {}).get("rule")
-    if rule == "folds":
-        return f"{selection.get('folds', '?')} folds"
-    return "one slice" if rule == "one slice" else ""
+                  seconds, candidates, rec.reason, describe_short(final.get("selection")))
 
 
 def collect(config: BenchConfig, reference: Reference) -> list[TaskRow]:
@@ -633,7 +624,7 @@ def markdown(config: BenchConfig, rows: list[TaskRow], reference: Reference) -> 
         lines.append(
             f"| {t.task} | {t.runs_ok}/{len(t.runs)} | {_f(t.r2_mean, 4)} | {_f(t.r2_best, 4)} | {_g(c['nmse'])} | "
             f"{_g(c['nmae'])} | {_f(c['complexity'], 0)} | {_f(c['n_params'], 0)} | {_f(c['wall_seconds'], 0)} | "
-            f"{_f(c['candidates'], 0)} | {t.chosen_on or '—'} | {_f(t.human_published_r2, 4)} | "
+            f"{_f(c['candidates'], 0)} | {c['chosen_on'] or '—'} | {_f(t.human_published_r2, 4)} | "
             f"{_f(t.human_refit_r2, 4)} | {formula} |")
     lines += ["", "NMSE, NMAE, law, complexity and parameter count are those of the best seed's recommended law; "
               "wall time and candidates are means per run. Law chosen on: how many runs chose their law by the "

@@ -214,6 +214,15 @@ def describe(selection: dict | None) -> str:
     return "the simplest frontier law within one standard error of the best validation NMSE (one validation slice)"
 
 
+def describe_short(selection: dict | None) -> str:
+    """describe() in two words, for tables: "N folds" (the fold rule on N validation slices),
+    "one slice", or '' when the run recorded no rule."""
+    rule = (selection or {}).get("rule")
+    if rule == "folds":
+        return f"{selection.get('folds', '?')} folds"
+    return "one slice" if rule == "one slice" else ""
+
+
 def _cut(selection: dict) -> str:
     """A note when the selection's safety time limit stopped it before the end of its pool."""
     pool, done = selection.get("pool"), len(selection.get("fold_nmse", {}))
