@@ -200,6 +200,47 @@ def show(run_dir: str) -> None:
 
 
 @cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--at", "points", multiple=True, metavar="NAME=VALUE,...",
+              help="A point to predict: every input of the law, e.g. 'N=7e9,D=1.4e12'. Repeat for more points.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
+              help="Points to predict: a CSV with the law's input columns (and its group column, if it has groups).")
+@click.option("--group", help="The group of the --at points (default: the CSV's group column, else every group).")
+@click.option("--law", "law_id", type=int, help="Id of another law the run reported (see `discover show`); "
+              "default: the recommended law.")
+@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False),
+              help="Write the points and their predictions to this CSV.")
+def predict(run_dir: str, points: tuple[str, ...], csv_path: str | None, group: str | None, law_id: int | None,
+            out_file: str | None) -> None:
+    """Predict new runs with a finished run's law (its parameters fitted on all of train).
+
+    Each point is flagged where it lies past the range of the training runs of its group: the
+    further out, the less the fit alone vouches for the prediction.
+
+    \b
+    Examples:
+      discover predict runs/vocab_scaling_law/20261122-101500-seed0 \\
+          --at non_vocab_parameters=7e9,vocab_size=65536,num_characters=6e11
+      discover predict RUN_DIR --csv planned_runs.csv -o predicted.csv
+    """
+    from discover.display import print_predictions
+    from discover.predict import load_law, parse_points, predictions, read_points, with_groups
+
+    if bool(points) == bool(csv_path):
+        raise UserError("give the points to predict either with --at (one or more) or with --csv")
+    law = load_law(run_dir, law_id)
+    frame = parse_points(points, law) if points else read_points(csv_path, law)
+    table = predictions(law, with_groups(frame, law, group))
+    print_predictions(law, table, out)
+    if out_file:
+        try:
+            table.to_csv(out_file, index=False)
+        except OSError as exc:
+            raise UserError(f"cannot write {out_file}: {exc.strerror or exc}") from None
+        out.print(f"written: {out_file}", highlight=False)
+
+
+@cli.command()
 @click.argument("path", type=click.Path(file_okay=False))
 @click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False),
               help="File to write (default PATH/report.html, or PATH/report.md with --format md).")

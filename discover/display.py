@@ -44,18 +44,18 @@ def print_run(path: str | Path, out: Console) -> None:
     test = "dev R²" if dev else "test R²"  # development split: train's validation slice as the test split
     title = f"{cfg['task']['name']} — {len(records)} candidates evaluated" + (" (development split)" if dev else "")
     table = Table(title=title, show_lines=False)
-    for col in ("", "complexity", "params", "val R²", test, "origin", "formula"):
+    for col in ("", "id", "complexity", "params", "val R²", test, "origin", "formula"):
         table.add_column(col, overflow="fold")
     if laws:
         for law in sorted(laws, key=lambda law: law.complexity):
-            table.add_row("★" if law.recommended else "", str(law.complexity), str(law.n_params), _r2(law.val.r2),
-                          _r2(law.test.r2), law.origin, law.text)
+            table.add_row("★" if law.recommended else "", str(law.id), str(law.complexity), str(law.n_params),
+                          _r2(law.val.r2), _r2(law.test.r2), law.origin, law.text)
     else:
         front = Archive(records).frontier()
         rec = recommend(front)
         for r in front:
-            table.add_row("★" if r is rec else "", str(r.complexity), str(r.n_params), _r2(r.val.r2), "—", r.origin,
-                          r.text)
+            table.add_row("★" if r is rec else "", str(r.id), str(r.complexity), str(r.n_params), _r2(r.val.r2), "—",
+                          r.origin, r.text)
     out.print(table)
     note = scales_note(symbols, scales)
     if note:
@@ -80,6 +80,9 @@ def print_run(path: str | Path, out: Console) -> None:
         for line in describe(summary["llm"], summary["llm"].get("frontier_laws")):
             out.print(line, highlight=False)
     out.print(f"run folder: {store.path}", highlight=False)
+    if laws:
+        out.print(f"predict new runs with it: discover predict {store.path} --at NAME=VALUE,... (or --csv FILE)",
+                  highlight=False, soft_wrap=True)
 
 
 def _print_params(law: FinalLaw, cfg: dict, out: Console, most: int = 12) -> None:
@@ -97,3 +100,36 @@ def _print_params(law: FinalLaw, cfg: dict, out: Console, most: int = 12) -> Non
     out.print(table)
     if len(law.params) > most:
         out.print(f"... {len(law.params) - most} more rows in final.json", highlight=False)
+
+
+def print_predictions(law, table, out: Console, most: int = 50) -> None:
+    """The law used, then the points with their predictions (a ``predict.predictions`` table,
+    the first ``most`` rows), then what to mind: points past the training range, non-finite values."""
+    from discover.predict import BEYOND, PREFIX
+
+    which = "recommended law" if law.recommended else f"law {law.id}"
+    out.print(f"{which}: {', '.join(law.targets)} = {raw_units(law.text, list(law.symbols), law.scales)}",
+              highlight=False, soft_wrap=True)
+    shown = [c for c in table.columns if c in law.inputs or c == (law.group_column or "group")]
+    if len(law.groups) == 1:
+        shown = [c for c in shown if c in law.inputs]
+    predicted = [PREFIX + t for t in law.targets]
+    grid = Table()
+    for col in (*shown, *predicted, BEYOND):
+        grid.add_column(col, justify="left" if col in (BEYOND, law.group_column, "group") else "right")
+    for _, row in table.head(most).iterrows():
+        grid.add_row(*(str(row[c]) if c not in law.inputs else f"{row[c]:.6g}" for c in shown),
+                     *("not finite" if row[c] != row[c] else f"{row[c]:.6g}" for c in predicted), row[BEYOND])
+    out.print(grid)
+    if len(table) > most:
+        out.print(f"... {len(table) - most} more points (write them all with -o FILE.csv)", highlight=False)
+    far = int((table[BEYOND] != "").sum()) if law.ranges is not None else 0
+    if law.ranges is None:
+        out.print("this run did not record its training ranges: points are not checked against them", highlight=False)
+    elif far:
+        out.print(f"{far} of {len(table)} point(s) lie past the training runs' range: the law extrapolates there",
+                  highlight=False)
+    bad = int(table[predicted].isna().any(axis=1).sum())
+    if bad:
+        out.print(f"the law is not finite at {bad} point(s) (e.g. a power or log of a value it was not fitted on)",
+                  highlight=False)

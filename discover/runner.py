@@ -20,6 +20,7 @@ from discover.data import Dataset, as_recorded, load_dataset
 from discover.errors import UserError
 from discover.final import FinalLaw, finalize, refit_config
 from discover.fit import FitConfig
+from discover.predict import train_ranges
 from discover.problem import make_problem
 from discover.runstore import RunStore
 from discover.search.loop import Progress, Proposer, Search, SearchConfig
@@ -94,7 +95,8 @@ def start_run(task: TaskSpec, ds: Dataset, out: Path, config: SearchConfig, prop
         "groups": list(problem.groups), "data": {"source": ds.source, "sha256": dict(ds.checksums)},
         "rows": {"fit": problem.fit.n, "validation": problem.val.n, "train": problem.train.n, "test": len(ds.test)},
         "version": __version__, "python": platform.python_version(), "command": command or " ".join(sys.argv),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "split": ds.split, **(extra or {}),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "split": ds.split,
+        "ranges": train_ranges(ds.train, ds.groups, task.inputs, task.symbols), **(extra or {}),
     })
     search = Search(problem, config, store, proposers, on_progress)
     return _finish(search, store, ds, on_note)

@@ -1,6 +1,7 @@
 """A run on disk: ``runs/<task>/<run-name>/``.
 
-- ``config.json``: what was run (task spec, seed, budget, scales, data checksums, command).
+- ``config.json``: what was run (task spec, seed, budget, scales, data checksums, command) and
+  the range of each input over the training rows of each group (for ``discover predict``).
 - ``candidates.jsonl``: every evaluated candidate, one JSON object per line, appended and
   flushed as it is made, so killing the process loses nothing already written (a partial
   last line, if the kill came mid-write, is ignored on reading).

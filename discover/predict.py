@@ -1,0 +1,221 @@
+"""A finished run's law, put to use: predictions at new settings (the next, larger run).
+
+The law is the run's recommended one, or another law it reported (``final.json``), with the
+parameters fitted on all of its training rows, per group and target. Points are given as
+``name=value`` lists or as a CSV with the input columns (and the group column, if the task
+has groups). Every point is checked against the range of the training runs of its group,
+recorded in the run's ``config.json``: a law is fitted inside that range, and how far past
+it a point lies is the first thing to weigh when trusting its prediction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from discover.data import Split
+from discover.errors import ExprError, UserError
+from discover.expr import parse
+from discover.final import FinalLaw
+from discover.fit import analyse, predict
+from discover.runstore import RunStore
+
+PREFIX = "predicted_"  # output column of each target: predicted_<target>
+BEYOND = "beyond_train"  # output column: how far past the training runs' range a point lies
+
+
+@dataclass(frozen=True)
+class RunLaw:
+    """One reported law of a run, with what it takes to evaluate it on new points."""
+
+    id: int
+    text: str
+    recommended: bool
+    inputs: tuple[str, ...]  # input columns, as in the data
+    symbols: tuple[str, ...]  # the names the law is written in, one per input
+    targets: tuple[str, ...]
+    groups: tuple[str, ...]
+    group_column: str | None
+    scales: dict[str, float]  # the law takes input / scale
+    params: np.ndarray  # (targets x groups, parameters): unit t * len(groups) + g
+    ranges: dict[str, dict[str, tuple[float, float]]] | None  # group -> input column -> training (min, max)
+
+
+def train_ranges(train: Split, groups: Sequence[str], inputs: Sequence[str],
+                 symbols: Sequence[str]) -> dict[str, dict[str, list[float]]]:
+    """Per group, each input column's (min, max) over the training rows (for config.json)."""
+    out = {}
+    for g, name in enumerate(groups):
+        at = train.group == g
+        if at.any():
+            out[name] = {col: [float(np.min(train.X[s][at])), float(np.max(train.X[s][at]))]
+                         for col, s in zip(inputs, symbols, strict=True)}
+    return out
+
+
+def load_law(path: str | Path, law_id: int | None = None) -> RunLaw:
+    """The run's recommended law (or the reported law ``law_id``), ready to predict."""
+    store = RunStore.open(path)
+    cfg = store.config
+    final = store.read_json("final.json", default={})
+    if not final.get("laws"):
+        raise UserError(f"{store.path} has not finished: its laws are refitted on all of train at the end "
+                        f"(continue it with `discover run --resume {store.path}`)")
+    laws = [FinalLaw.from_json(d) for d in final["laws"]]
+    if law_id is None:
+        law = next((w for w in laws if w.recommended), None)
+        if law is None:
+            raise UserError(f"{store.path} recommends no law; pick one with --law (ids: {_ids(laws)})")
+    else:
+        law = next((w for w in laws if w.id == law_id), None)
+        if law is None:
+            raise UserError(f"{store.path} reported no law with id {law_id}; its laws: {_ids(laws)}")
+    if not law.params:
+        raise UserError(f"law {law.id} could not be fitted on the run's training rows; pick another with --law "
+                        f"(ids: {_ids(laws)})")
+    task = cfg["task"]
+    inputs = tuple(cfg.get("inputs") or task["inputs"])
+    ranges = cfg.get("ranges")
+    return RunLaw(
+        id=law.id, text=law.text, recommended=law.recommended, inputs=inputs, symbols=tuple(cfg["symbols"]),
+        targets=tuple(cfg["targets"]), groups=tuple(cfg["groups"]), group_column=task.get("group"),
+        scales={k: float(v) for k, v in cfg["scales"].items()}, params=np.array(law.params, dtype=float),
+        ranges=None if ranges is None else {g: {c: (float(lo), float(hi)) for c, (lo, hi) in r.items()}
+                                            for g, r in ranges.items()},
+    )
+
+
+def _ids(laws: list[FinalLaw]) -> str:
+    return ", ".join(f"{w.id}{' (recommended)' if w.recommended else ''}" for w in laws)
+
+
+def parse_points(items: Sequence[str], law: RunLaw) -> pd.DataFrame:
+    """Points written ``name=value,name=value`` (one string per point), every input given once."""
+    names = {**{s: c for s, c in zip(law.symbols, law.inputs, strict=True)}, **{c: c for c in law.inputs}}
+    rows = []
+    for item in items:
+        row: dict[str, float] = {}
+        for part in (p.strip() for p in item.split(",")):
+            if not part:
+                continue
+            name, eq, value = (t.strip() for t in part.partition("="))
+            if not eq:
+                raise UserError(f"--at {item!r}: write each input as name=value, e.g. {law.inputs[0]}=1e9")
+            col = names.get(name)
+            if col is None:
+                raise UserError(f"--at {item!r}: {name!r} is not an input of this law; inputs: {', '.join(law.inputs)}")
+            if col in row:
+                raise UserError(f"--at {item!r}: {col} is given twice")
+            row[col] = _number(value, f"--at {item!r}: {col}")
+        missing = [c for c in law.inputs if c not in row]
+        if missing:
+            raise UserError(f"--at {item!r}: missing {', '.join(missing)} (a point needs every input)")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(law.inputs))
+
+
+def read_points(path: str | Path, law: RunLaw) -> pd.DataFrame:
+    """Points from a CSV with the law's input columns (other columns are carried through)."""
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise UserError(f"{path}: not a readable CSV ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+    missing = [c for c in law.inputs if c not in frame.columns]
+    if missing:
+        raise UserError(f"{path}: no column {', '.join(repr(c) for c in missing)}; the law's inputs are "
+                        f"{', '.join(law.inputs)}")
+    if frame.empty:
+        raise UserError(f"{path}: no rows")
+    for col in law.inputs:
+        values = pd.to_numeric(frame[col], errors="coerce")
+        bad = frame.index[values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))]
+        if len(bad):
+            raise UserError(f"{path}: column {col!r} has a value that is not a finite number on line "
+                            f"{int(bad[0]) + 2} ({frame[col].iloc[bad[0]]!r})")
+        frame[col] = values.astype(float)
+    return frame
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise UserError(f"{where}: {text!r} is not a number") from None
+    if not math.isfinite(v):
+        raise UserError(f"{where}: {text!r} is not a finite number")
+    return v
+
+
+def with_groups(frame: pd.DataFrame, law: RunLaw, group: str | None = None) -> pd.DataFrame:
+    """The points with a group each: ``group`` for all, else the group column of the points,
+    else every point once per group (a single-group law: that group)."""
+    col = law.group_column or "group"
+    if group is not None:
+        _check_groups([group], law, "--group")
+        return frame.assign(**{col: group})
+    if col in frame.columns and law.group_column is not None:
+        frame = frame.assign(**{col: frame[col].astype(str)})
+        _check_groups(frame[col].tolist(), law, f"column {col!r}")
+        return frame
+    if len(law.groups) == 1:
+        return frame.assign(**{col: law.groups[0]})
+    parts = [frame.assign(**{col: g}) for g in law.groups]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _check_groups(values: Sequence[str], law: RunLaw, where: str) -> None:
+    unknown = sorted(set(values) - set(law.groups))
+    if unknown:
+        shown = ", ".join(law.groups[:12]) + (" ..." if len(law.groups) > 12 else "")
+        raise UserError(f"{where}: unknown group {unknown[0]!r}; the law was fitted for {shown}")
+
+
+def predictions(law: RunLaw, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (with a group per point, see with_groups) and, per target, the law's prediction
+    (``predicted_<target>``; NaN where the law is not finite), then how far past the
+    training range of its group each point lies (``beyond_train``; '' inside)."""
+    try:
+        structure = analyse(parse(law.text, law.symbols))
+    except ExprError as exc:
+        raise UserError(f"law {law.id} of this run cannot be read: {exc}") from None
+    col = law.group_column or "group"
+    g = np.array([law.groups.index(v) for v in frame[col]], dtype=np.int64)
+    X = {s: frame[c].to_numpy(dtype=float) / law.scales.get(s, 1.0) for s, c in zip(law.symbols, law.inputs,
+                                                                                   strict=True)}
+    out = frame.copy()
+    with np.errstate(all="ignore"):
+        for t, target in enumerate(law.targets):
+            y = predict(structure, law.params, X, t * len(law.groups) + g)
+            out[PREFIX + target] = np.where(np.isfinite(y), y, np.nan)
+    out[BEYOND] = [beyond(law, str(v), row) for v, row in zip(frame[col], frame[list(law.inputs)].to_dict("records"),
+                                                                strict=True)]
+    return out
+
+
+def beyond(law: RunLaw, group: str, point: dict[str, float]) -> str:
+    """How far past its group's training range a point lies, e.g. ``N 4.2x above train``
+    ('' inside the range, '?' when the run did not record its ranges)."""
+    if law.ranges is None:
+        return "?"
+    span = law.ranges.get(group, {})
+    parts = []
+    for col in law.inputs:
+        if col not in span:
+            continue
+        lo, hi, v = *span[col], point[col]
+        if v > hi:
+            parts.append(f"{col} {_times(v, hi)} above train" if hi > 0 and v > 0 else f"{col} above train")
+        elif v < lo:
+            parts.append(f"{col} {_times(lo, v)} below train" if lo > 0 and v > 0 else f"{col} below train")
+    return "; ".join(parts)
+
+
+def _times(big: float, small: float) -> str:
+    return f"{big / small:.3g}x"

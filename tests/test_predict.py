@@ -1,0 +1,125 @@
+"""`discover predict`: a finished run's law at new points, per group and target, with points
+past the training range flagged; bad input ends in one clear line."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_cli import assert_clean_error, discover, write
+
+from discover.predict import BEYOND, PREFIX, load_law, predictions, read_points, with_groups
+from discover.score import score
+
+# two groups with their own constants, two targets: each law has 4 parameter sets (target x group)
+ROWS = [(g, n, d) for g in ("small", "big") for n in (1e8, 2e8, 4e8, 8e8, 1.6e9, 3.2e9) for d in (1e9, 4e9, 1.6e10)]
+
+
+def _table() -> str:
+    lines = ["model,N,D,loss,error"]
+    for g, n, d in ROWS:
+        k = 1.0 if g == "small" else 1.5
+        lines.append(f"{g},{n:g},{d:g},{2 + k * 30 / n ** 0.15 + 40 / d ** 0.12},{0.1 + k * 5 / n ** 0.1}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A finished run on a table with a group column and two targets."""
+    tmp = tmp_path_factory.mktemp("predict")
+    p = write(tmp, "runs.csv", _table())
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss,error", "--group", "model",
+                            "--holdout", "top value of N per group", "--max-evals", "60", "--seed", "1",
+                            "--out", str(tmp / "run"), "--quiet")
+    assert code == 0, err
+    return tmp / "run", p
+
+
+def test_predictions_on_the_training_rows_give_the_fit_the_run_reported(run):
+    """Every group's and target's own parameters, in the law's scaled units: the run's train
+    score of the recommended law comes back from the predictions at its training rows."""
+    path, csv = run
+    law = load_law(path)
+    final = json.loads((path / "final.json").read_text())
+    reported = next(w for w in final["laws"] if w["recommended"])
+    cfg = json.loads((path / "config.json").read_text())
+    table = pd.read_csv(csv)
+    test_n = table.groupby("model")["N"].transform("max") == table["N"]  # the run's holdout: top N per group
+    train = table[~test_n]
+    out = predictions(law, with_groups(read_points_frame(train), law))
+    pred = out[[PREFIX + "loss", PREFIX + "error"]].to_numpy()
+    assert cfg["targets"] == ["loss", "error"] and law.groups == tuple(cfg["groups"])
+    assert score(train[["loss", "error"]].to_numpy(), pred).r2 == pytest.approx(reported["train"]["r2"], abs=1e-9)
+    assert (out[BEYOND] == "").all()  # training rows lie inside their group's range
+
+
+def read_points_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[["model", "N", "D"]].reset_index(drop=True)
+
+
+def test_points_past_the_training_range_are_flagged_per_group(run):
+    path, _ = run
+    law = load_law(path)
+    points = pd.DataFrame({"N": [6.4e9, 2e8, 5e7], "D": [1.6e10, 1e11, 1e9], "model": ["big", "small", "small"]})
+    out = predictions(law, with_groups(points, law))
+    # train's largest N is 1.6e9 in each group (3.2e9 is the test's); D is 1e9..1.6e10
+    assert out[BEYOND].tolist() == ["N 4x above train", "D 6.25x above train", "N 2x below train"]
+    assert np.isfinite(out[PREFIX + "loss"]).all()
+
+
+def test_points_without_a_group_are_predicted_for_every_group(run):
+    path, _ = run
+    law = load_law(path)
+    out = predictions(law, with_groups(pd.DataFrame({"N": [1e9], "D": [1e10]}), law))
+    assert sorted(out["model"]) == ["big", "small"]
+    big, small = (out.loc[out["model"] == g, PREFIX + "loss"].item() for g in ("big", "small"))
+    assert big > small  # the big group's constant is larger, and its own parameters were used
+
+
+def test_cli_predicts_points_and_writes_them_with_the_columns_given(run, tmp_path):
+    path, _ = run
+    points = write(tmp_path, "planned.csv", "N,D,model,note\n6.4e9,6.4e10,big,next run\n")
+    code, out, err = discover("predict", str(path), "--csv", str(points), "-o", str(tmp_path / "p.csv"))
+    assert code == 0, err
+    assert "recommended law" in out and "past the training runs' range" in out
+    written = pd.read_csv(tmp_path / "p.csv")
+    assert written.columns.tolist() == ["N", "D", "model", "note", PREFIX + "loss", PREFIX + "error", BEYOND]
+    assert written["note"].item() == "next run" and written[BEYOND].item() == "N 4x above train; D 4x above train"
+    code, out, err = discover("predict", str(path), "--at", "N=1e9,D=1e10", "--group", "small")
+    assert code == 0, err
+    assert "small" in out and "big" not in out.split("recommended law")[1].split("\n", 1)[1]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--at", "N=1e9"], "missing D"),
+    (["--at", "N=1e9,D=1e10,V=3"], "'V' is not an input"),
+    (["--at", "N=1e9,D=lots"], "not a number"),
+    (["--at", "N=1e9,D=1e10", "--group", "huge"], "unknown group 'huge'"),
+    (["--at", "N=1e9,D=1e10", "--law", "999999"], "no law with id 999999"),
+    ([], "--at"),
+])
+def test_cli_bad_points_end_in_one_clear_line(run, args, needle):
+    path, _ = run
+    code, _, err = discover("predict", str(path), *args)
+    assert_clean_error(code, err, needle)
+
+
+def test_csv_points_are_checked(run, tmp_path):
+    path, _ = run
+    law = load_law(path)
+    for text, needle in [("N,D\n1e9,oops\n", "line 2"), ("N\n1e9\n", "no column 'D'"), ("N,D\n", "no rows"),
+                         ("N,D,model\n1e9,1e10,medium\n", "unknown group 'medium'")]:
+        p = write(tmp_path, "points.csv", text)
+        code, _, err = discover("predict", str(path), "--csv", str(p))
+        assert_clean_error(code, err, needle)
+    assert read_points(write(tmp_path, "ok.csv", "D,N\n1e10,1e9\n"), law)[["N", "D"]].values.tolist() == [[1e9, 1e10]]
+
+
+def test_an_unfinished_run_says_how_to_finish_it(run, tmp_path):
+    path, _ = run
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    for name in ("config.json", "candidates.jsonl"):
+        (unfinished / name).write_bytes((path / name).read_bytes())
+    code, _, err = discover("predict", str(unfinished), "--at", "N=1e9,D=1e10")
+    assert_clean_error(code, err, "has not finished", "--resume")
