@@ -59,11 +59,18 @@ def recommend(front: list[Evaluation], flawed: Callable[[Evaluation], bool] = la
     """
     if not front:
         return None
-    best = min(front, key=lambda r: (r.val_nmse, r.complexity))
+    return first_sound(within_limit(front), flawed)
+
+
+def within_limit(laws: list[Evaluation]) -> list[Evaluation]:
+    """The laws whose search score is within one standard error of the best law's (recommend's
+    rule), simplest first."""
+    if not laws:
+        return []
+    best = min(laws, key=lambda r: (r.val_nmse, r.complexity))
     se = best.val_nmse_se if math.isfinite(best.val_nmse_se) else 0.0
     limit = best.val_nmse + se
-    return first_sound(sorted((r for r in front if r.val_nmse <= limit), key=lambda r: (r.complexity, r.val_nmse)),
-                       flawed)
+    return sorted((r for r in laws if r.val_nmse <= limit), key=lambda r: (r.complexity, r.val_nmse))
 
 
 def first_sound(ranked: list[Evaluation], flawed: Callable[[Evaluation], bool]) -> Evaluation:

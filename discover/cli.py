@@ -215,7 +215,9 @@ def predict(run_dir: str, points: tuple[str, ...], csv_path: str | None, group: 
     """Predict new runs with a finished run's law (its parameters fitted on all of train).
 
     Each point is flagged where it lies past the range of the training runs of its group: the
-    further out, the less the fit alone vouches for the prediction.
+    further out, the less the fit alone vouches for the prediction. Beside the law's prediction:
+    the range of the predictions of the laws the run could not tell apart from the best on
+    validation (where they disagree, validation did not decide; not a confidence interval).
 
     \b
     Examples:
@@ -224,14 +226,15 @@ def predict(run_dir: str, points: tuple[str, ...], csv_path: str | None, group: 
       discover predict RUN_DIR --csv planned_runs.csv -o predicted.csv
     """
     from discover.display import print_predictions
-    from discover.predict import load_law, parse_points, predictions, read_points, with_groups
+    from discover.predict import load_admitted, load_law, parse_points, predictions, read_points, with_groups
 
     if bool(points) == bool(csv_path):
         raise UserError("give the points to predict either with --at (one or more) or with --csv")
     law = load_law(run_dir, law_id)
     frame = parse_points(points, law) if points else read_points(csv_path, law)
-    table = predictions(law, with_groups(frame, law, group))
-    print_predictions(law, table, out)
+    admitted = load_admitted(run_dir)
+    table = predictions(law, with_groups(frame, law, group), admitted)
+    print_predictions(law, table, out, admitted)
     if out_file:
         try:
             table.to_csv(out_file, index=False)

@@ -102,34 +102,52 @@ def _print_params(law: FinalLaw, cfg: dict, out: Console, most: int = 12) -> Non
         out.print(f"... {len(law.params) - most} more rows in final.json", highlight=False)
 
 
-def print_predictions(law, table, out: Console, most: int = 50) -> None:
+def print_predictions(law, table, out: Console, admitted=None, most: int = 50) -> None:
     """The law used, then the points with their predictions (a ``predict.predictions`` table,
-    the first ``most`` rows), then what to mind: points past the training range, non-finite values."""
-    from discover.predict import BEYOND, PREFIX
+    the first ``most`` rows), then what to mind: points past the training range, how many laws
+    the admitted range spans, non-finite values."""
+    from discover.predict import BEYOND, COUNT, HIGH, LOW, PREFIX
 
     which = "recommended law" if law.recommended else f"law {law.id}"
     out.print(f"{which}: {', '.join(law.targets)} = {raw_units(law.text, list(law.symbols), law.scales)}",
               highlight=False, soft_wrap=True)
-    shown = [c for c in table.columns if c in law.inputs or c == (law.group_column or "group")]
-    if len(law.groups) == 1:
-        shown = [c for c in shown if c in law.inputs]
-    predicted = [PREFIX + t for t in law.targets]
+    group = law.group_column or "group"
+    shown = [c for c in law.inputs] + ([group] if len(law.groups) > 1 else [])
+    spread = COUNT in table.columns
     grid = Table()
-    for col in (*shown, *predicted, BEYOND):
-        grid.add_column(col, justify="left" if col in (BEYOND, law.group_column, "group") else "right")
+    for col in shown:
+        grid.add_column(col, justify="left" if col == group else "right")
+    for t in law.targets:
+        grid.add_column(PREFIX + t, justify="right")
+        if spread:
+            grid.add_column(f"admitted range of {t}", justify="right")
+    grid.add_column(BEYOND)
     for _, row in table.head(most).iterrows():
-        grid.add_row(*(str(row[c]) if c not in law.inputs else f"{row[c]:.6g}" for c in shown),
-                     *("not finite" if row[c] != row[c] else f"{row[c]:.6g}" for c in predicted), row[BEYOND])
+        cells = [str(row[c]) if c == group else _num(row[c]) for c in shown]
+        for t in law.targets:
+            cells.append(_num(row[PREFIX + t]))
+            if spread:
+                cells.append(f"{_num(row[LOW + t])} – {_num(row[HIGH + t])} ({row[COUNT]})")
+        grid.add_row(*cells, row[BEYOND])
     out.print(grid)
     if len(table) > most:
         out.print(f"... {len(table) - most} more points (write them all with -o FILE.csv)", highlight=False)
-    far = int((table[BEYOND] != "").sum()) if law.ranges is not None else 0
     if law.ranges is None:
         out.print("this run did not record its training ranges: points are not checked against them", highlight=False)
-    elif far:
+    elif far := int((table[BEYOND] != "").sum()):
         out.print(f"{far} of {len(table)} point(s) lie past the training runs' range: the law extrapolates there",
                   highlight=False)
-    bad = int(table[predicted].isna().any(axis=1).sum())
+    if spread:
+        out.print(f"admitted range: the lowest and highest prediction of the {len(admitted)} law(s) the run could "
+                  "not tell apart from the best on validation (in brackets, how many are finite at the point); "
+                  "where they disagree, validation did not decide. Not a confidence interval.", highlight=False)
+    elif admitted is None:
+        out.print("this run did not keep the laws its choice could not tell apart: no admitted range", highlight=False)
+    bad = int(table[[PREFIX + t for t in law.targets]].isna().any(axis=1).sum())
     if bad:
         out.print(f"the law is not finite at {bad} point(s) (e.g. a power or log of a value it was not fitted on)",
                   highlight=False)
+
+
+def _num(x: float) -> str:
+    return "not finite" if x != x else f"{x:.6g}"

@@ -5,12 +5,16 @@ parameters fitted on all of its training rows, per group and target. Points are 
 ``name=value`` lists or as a CSV with the input columns (and the group column, if the task
 has groups). Every point is checked against the range of the training runs of its group,
 recorded in the run's ``config.json``: a law is fitted inside that range, and how far past
-it a point lies is the first thing to weigh when trusting its prediction.
+it a point lies is the first thing to weigh when trusting its prediction. The second is how
+much the laws the run could not tell apart on validation (``select.admitted``) disagree there:
+the range of their predictions is given beside the law's own. It is not a confidence interval:
+laws outside the admitted set may be right, and all admitted laws may be wrong alike.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +31,8 @@ from discover.runstore import RunStore
 
 PREFIX = "predicted_"  # output column of each target: predicted_<target>
 BEYOND = "beyond_train"  # output column: how far past the training runs' range a point lies
+LOW, HIGH = "admitted_low_", "admitted_high_"  # output columns: range of the admitted laws' predictions
+COUNT = "admitted_laws"  # output column: how many admitted laws are finite at the point
 
 
 @dataclass(frozen=True)
@@ -60,31 +66,50 @@ def train_ranges(train: Split, groups: Sequence[str], inputs: Sequence[str],
 
 def load_law(path: str | Path, law_id: int | None = None) -> RunLaw:
     """The run's recommended law (or the reported law ``law_id``), ready to predict."""
-    store = RunStore.open(path)
-    cfg = store.config
-    final = store.read_json("final.json", default={})
-    if not final.get("laws"):
-        raise UserError(f"{store.path} has not finished: its laws are refitted on all of train at the end "
-                        f"(continue it with `discover run --resume {store.path}`)")
+    cfg, final = _read_run(path)
     laws = [FinalLaw.from_json(d) for d in final["laws"]]
     if law_id is None:
         law = next((w for w in laws if w.recommended), None)
         if law is None:
-            raise UserError(f"{store.path} recommends no law; pick one with --law (ids: {_ids(laws)})")
+            raise UserError(f"{path} recommends no law; pick one with --law (ids: {_ids(laws)})")
     else:
         law = next((w for w in laws if w.id == law_id), None)
         if law is None:
-            raise UserError(f"{store.path} reported no law with id {law_id}; its laws: {_ids(laws)}")
+            raise UserError(f"{path} reported no law with id {law_id}; its laws: {_ids(laws)}")
     if not law.params:
         raise UserError(f"law {law.id} could not be fitted on the run's training rows; pick another with --law "
                         f"(ids: {_ids(laws)})")
+    return _run_law(law, cfg)
+
+
+def load_admitted(path: str | Path) -> list[RunLaw] | None:
+    """The laws the run's choice could not tell apart from the best (select.admitted), each
+    fitted on all of train; None for a run recorded before they were kept."""
+    cfg, final = _read_run(path)
+    ids = final.get("selection", {}).get("admitted")
+    if ids is None:
+        return None
+    by_id = {d["id"]: FinalLaw.from_json(d) for d in [*final.get("admitted", []), *final["laws"]]}
+    return [_run_law(by_id[i], cfg) for i in ids if i in by_id and by_id[i].params]
+
+
+def _read_run(path: str | Path) -> tuple[dict, dict]:
+    store = RunStore.open(path)
+    final = store.read_json("final.json", default={})
+    if not final.get("laws"):
+        raise UserError(f"{store.path} has not finished: its laws are refitted on all of train at the end "
+                        f"(continue it with `discover run --resume {store.path}`)")
+    return store.config, final
+
+
+def _run_law(law: FinalLaw, cfg: dict) -> RunLaw:
     task = cfg["task"]
-    inputs = tuple(cfg.get("inputs") or task["inputs"])
     ranges = cfg.get("ranges")
     return RunLaw(
-        id=law.id, text=law.text, recommended=law.recommended, inputs=inputs, symbols=tuple(cfg["symbols"]),
-        targets=tuple(cfg["targets"]), groups=tuple(cfg["groups"]), group_column=task.get("group"),
-        scales={k: float(v) for k, v in cfg["scales"].items()}, params=np.array(law.params, dtype=float),
+        id=law.id, text=law.text, recommended=law.recommended, inputs=tuple(cfg.get("inputs") or task["inputs"]),
+        symbols=tuple(cfg["symbols"]), targets=tuple(cfg["targets"]), groups=tuple(cfg["groups"]),
+        group_column=task.get("group"), scales={k: float(v) for k, v in cfg["scales"].items()},
+        params=np.array(law.params, dtype=float),
         ranges=None if ranges is None else {g: {c: (float(lo), float(hi)) for c, (lo, hi) in r.items()}
                                             for g, r in ranges.items()},
     )
@@ -177,26 +202,45 @@ def _check_groups(values: Sequence[str], law: RunLaw, where: str) -> None:
         raise UserError(f"{where}: unknown group {unknown[0]!r}; the law was fitted for {shown}")
 
 
-def predictions(law: RunLaw, frame: pd.DataFrame) -> pd.DataFrame:
+def predictions(law: RunLaw, frame: pd.DataFrame, admitted: Sequence[RunLaw] | None = None) -> pd.DataFrame:
     """``frame`` (with a group per point, see with_groups) and, per target, the law's prediction
-    (``predicted_<target>``; NaN where the law is not finite), then how far past the
-    training range of its group each point lies (``beyond_train``; '' inside)."""
+    (``predicted_<target>``; NaN where the law is not finite), then, given the ``admitted``
+    laws (load_admitted), the lowest and highest of their finite predictions
+    (``admitted_low_<target>``, ``admitted_high_<target>``) and how many laws gave one
+    (``admitted_laws``), then how far past the training range of its group each point lies
+    (``beyond_train``; '' inside)."""
+    col = law.group_column or "group"
+    g = np.array([law.groups.index(v) for v in frame[col]], dtype=np.int64)
+    out = frame.copy()
+    for target, y in zip(law.targets, _values(law, frame, g), strict=True):
+        out[PREFIX + target] = y
+    if admitted:
+        each = np.array([_values(w, frame, g) for w in admitted])  # (laws, targets, points)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN points: NaN, counted below
+            low, high = np.nanmin(each, axis=0), np.nanmax(each, axis=0)
+        for t, target in enumerate(law.targets):
+            out[LOW + target], out[HIGH + target] = low[t], high[t]
+        out[COUNT] = np.isfinite(each).all(axis=1).sum(axis=0)
+    out[BEYOND] = [beyond(law, str(v), row) for v, row in zip(frame[col], frame[list(law.inputs)].to_dict("records"),
+                                                                strict=True)]
+    return out
+
+
+def _values(law: RunLaw, frame: pd.DataFrame, g: np.ndarray) -> np.ndarray:
+    """The law's predictions at the points (groups ``g``), per target: (targets, points), NaN where not finite."""
     try:
         structure = analyse(parse(law.text, law.symbols))
     except ExprError as exc:
         raise UserError(f"law {law.id} of this run cannot be read: {exc}") from None
-    col = law.group_column or "group"
-    g = np.array([law.groups.index(v) for v in frame[col]], dtype=np.int64)
     X = {s: frame[c].to_numpy(dtype=float) / law.scales.get(s, 1.0) for s, c in zip(law.symbols, law.inputs,
                                                                                    strict=True)}
-    out = frame.copy()
+    out = []
     with np.errstate(all="ignore"):
-        for t, target in enumerate(law.targets):
+        for t in range(len(law.targets)):
             y = predict(structure, law.params, X, t * len(law.groups) + g)
-            out[PREFIX + target] = np.where(np.isfinite(y), y, np.nan)
-    out[BEYOND] = [beyond(law, str(v), row) for v, row in zip(frame[col], frame[list(law.inputs)].to_dict("records"),
-                                                                strict=True)]
-    return out
+            out.append(np.where(np.isfinite(y), y, np.nan))
+    return np.array(out)
 
 
 def beyond(law: RunLaw, group: str, point: dict[str, float]) -> str:

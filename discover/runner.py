@@ -24,7 +24,7 @@ from discover.predict import train_ranges
 from discover.problem import make_problem
 from discover.runstore import RunStore
 from discover.search.loop import Progress, Proposer, Search, SearchConfig
-from discover.select import choose, pool_size
+from discover.select import ADMITTED, admitted, choose, pool_size
 from discover.tasks import TaskSpec
 
 FRONTIER_REPORTED = 12  # most complex frontier laws refitted and scored at the end
@@ -134,29 +134,38 @@ def _finish(search: Search, store: RunStore, ds: Dataset, on_note: Callable[[str
         among = f"among {pool} laws on up to {folds} validation folds" if pool else "on the validation slice"
         on_note(f"search done: {len(archive)} candidates in {search.elapsed:.0f}s; choosing the law to report {among}, "
                 f"then refitting {n} law(s) on all training rows and scoring them on the test split...")
-    laws, selection = final_laws(archive, search, ds)
-    store.write_json("final.json", {"laws": [law.to_json() for law in laws], "selection": selection})
+    laws, selection, near = final_laws(archive, search, ds)
+    store.write_json("final.json", {"laws": [law.to_json() for law in laws], "selection": selection,
+                                    "admitted": [law.to_json() for law in near]})
     store.write_json("summary.json", summary(archive, search, laws))
     seconds = search.elapsed + time.monotonic() - t0
     return RunResult(path=store.path, laws=laws, evaluations=len(archive), seconds=seconds)
 
 
-def final_laws(archive: Archive, search: Search, ds: Dataset) -> tuple[list[FinalLaw], dict]:
+def final_laws(archive: Archive, search: Search, ds: Dataset) -> tuple[list[FinalLaw], dict, list[FinalLaw]]:
     """The reported laws (the recommended one and the most complex frontier laws), refitted
-    on train and scored on test, and how the recommended one was chosen."""
+    on train and scored on test; how the recommended one was chosen, with the ids of the laws
+    the choice could not tell apart from the best (select.admitted, the recommended first);
+    and those of them not reported, refitted alike (for the range of their predictions)."""
     front = archive.frontier()
     records = list(archive.by_key.values())
     rec, scores = choose(records, search.problem)
     chosen = front[-FRONTIER_REPORTED:]
     if rec is not None and rec not in chosen:
         chosen = [rec] + chosen
-    laws = finalize(chosen, rec.id if rec else None, search.problem, ds, refit_config(search.config.fit),
-                    search.config.refit_weight)
+    near = [r for r in admitted(records, scores) if r.id != (rec.id if rec else None)]
+    near = ([rec] if rec is not None else []) + near[:ADMITTED - 1]
+    shown = {r.id for r in chosen}
+    config = refit_config(search.config.fit)
+    laws = finalize(chosen, rec.id if rec else None, search.problem, ds, config, search.config.refit_weight)
+    extra = finalize([r for r in near if r.id not in shown], None, search.problem, ds, config,
+                     search.config.refit_weight)
     used = len(next(iter(scores.values())).nmse) if scores else 1
     selection = {"folds": used, "rule": "folds" if scores else "one slice", "pool": pool_size(records, search.problem),
                  "fold_nmse": {str(i): list(f.nmse) for i, f in scores.items()},
-                 "fold_nmse_se": {str(i): list(f.se) for i, f in scores.items()}}
-    return laws, selection
+                 "fold_nmse_se": {str(i): list(f.se) for i, f in scores.items()},
+                 "admitted": [r.id for r in near]}
+    return laws, selection, extra
 
 
 def summary(archive: Archive, search: Search, laws: list[FinalLaw]) -> dict:

@@ -7,7 +7,8 @@
   last line, if the kill came mid-write, is ignored on reading).
 - ``state.json``: where the search stands (generation, populations, elapsed time), for
   ``--resume``; ``summary.json``: frontier and counters; ``final.json``: the reported laws,
-  refitted on all of train and scored once on test. JSON files are replaced atomically.
+  refitted on all of train and scored once on test, how the recommended one was chosen, and the
+  laws the choice could not tell apart from it (``admitted``), refitted alike. JSON files are replaced atomically.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from discover.archive import first_sound, pareto_front, recommend
+from discover.archive import first_sound, pareto_front, recommend, within_limit
 from discover.evaluate import Evaluation, edge_problem, fit_rows, inside_problem, score_rows
 from discover.expr import parse
 from discover.fit import SAFETY_SECONDS, FitConfig, analyse
@@ -32,6 +32,7 @@ POOL = 24  # candidates re-validated: the best by the search's score, plus the f
 FOLD_FIT = FitConfig(starts=4, time_limit=SAFETY_SECONDS)  # bounded by its evaluations (fit.SAFETY_SECONDS)
 
 
+ADMITTED = 8  # most laws kept as "could not be told apart from the best" (admitted), for prediction ranges
 SPREAD_SLICES = 3  # slices needed before their spread is the standard error (see FoldScores.gap)
 
 
@@ -167,12 +168,31 @@ def choose(records: list[Evaluation], problem: Problem,
     scored = [r for r in records if r.id in scores and math.isfinite(scores[r.id].log_mean)]
     if not scored:
         return recommend(ok, flawed), scores
+    pick = first_sound(eligible(scored, scores), flawed)
+    return next(r for r in records if r.id == pick.id), scores
+
+
+def eligible(scored: list[Evaluation], scores: dict[int, FoldScores]) -> list[Evaluation]:
+    """The laws of ``scored`` within one standard error of the best on the folds (within_one_se),
+    simplest first, each as its record with the fold NMSE (geometric mean) as validation NMSE."""
     as_one = [dataclasses.replace(r, val=dataclasses.replace(r.val, nmse=math.exp(scores[r.id].log_mean)))
               for r in scored]
     best = min(as_one, key=lambda r: (r.val.nmse, r.complexity))
-    eligible = [r for r in as_one if within_one_se(scores[r.id], scores[best.id])]
-    pick = first_sound(sorted(eligible, key=lambda r: (r.complexity, r.val.nmse)), flawed)
-    return next(r for r in records if r.id == pick.id), scores
+    return sorted((r for r in as_one if within_one_se(scores[r.id], scores[best.id])),
+                  key=lambda r: (r.complexity, r.val.nmse))
+
+
+def admitted(records: list[Evaluation], scores: dict[int, FoldScores], most: int = ADMITTED) -> list[Evaluation]:
+    """The laws the choice could not tell apart from the best (simplest first, at most ``most``):
+    on folds, those within one standard error of the best law's mean log NMSE (choose's rule,
+    from its ``scores``); on one slice, the frontier laws within one standard error of the best
+    search score (archive.recommend's). Where they disagree, validation did not decide."""
+    scored = [r for r in records if r.id in scores and math.isfinite(scores[r.id].log_mean)]
+    if scored:
+        ids = [r.id for r in eligible(scored, scores)][:most]
+        by_id = {r.id: r for r in scored}
+        return [by_id[i] for i in ids]
+    return within_limit(pareto_front(r for r in records if r.ok))[:most]
 
 
 def revalidation(records: list[Evaluation], problem: Problem) -> tuple[list[Evaluation], tuple]:

@@ -8,7 +8,18 @@ import pandas as pd
 import pytest
 from test_cli import assert_clean_error, discover, write
 
-from discover.predict import BEYOND, PREFIX, load_law, predictions, read_points, with_groups
+from discover.predict import (
+    BEYOND,
+    COUNT,
+    HIGH,
+    LOW,
+    PREFIX,
+    load_admitted,
+    load_law,
+    predictions,
+    read_points,
+    with_groups,
+)
 from discover.score import score
 
 # two groups with their own constants, two targets: each law has 4 parameter sets (target x group)
@@ -83,7 +94,8 @@ def test_cli_predicts_points_and_writes_them_with_the_columns_given(run, tmp_pat
     assert code == 0, err
     assert "recommended law" in out and "past the training runs' range" in out
     written = pd.read_csv(tmp_path / "p.csv")
-    assert written.columns.tolist() == ["N", "D", "model", "note", PREFIX + "loss", PREFIX + "error", BEYOND]
+    assert written.columns.tolist() == ["N", "D", "model", "note", PREFIX + "loss", PREFIX + "error",
+                                        LOW + "loss", HIGH + "loss", LOW + "error", HIGH + "error", COUNT, BEYOND]
     assert written["note"].item() == "next run" and written[BEYOND].item() == "N 4x above train; D 4x above train"
     code, out, err = discover("predict", str(path), "--at", "N=1e9,D=1e10", "--group", "small")
     assert code == 0, err
@@ -123,3 +135,39 @@ def test_an_unfinished_run_says_how_to_finish_it(run, tmp_path):
         (unfinished / name).write_bytes((path / name).read_bytes())
     code, _, err = discover("predict", str(unfinished), "--at", "N=1e9,D=1e10")
     assert_clean_error(code, err, "has not finished", "--resume")
+
+
+def test_the_admitted_range_spans_the_predictions_of_the_laws_the_choice_could_not_tell_apart(run):
+    """final.json keeps the laws within one standard error of the best (the recommended first),
+    each refitted on all of train; their range brackets every one of their predictions."""
+    path, _ = run
+    final = json.loads((path / "final.json").read_text())
+    ids = final["selection"]["admitted"]
+    rec = next(w["id"] for w in final["laws"] if w["recommended"])
+    assert ids[0] == rec and len(set(ids)) == len(ids)
+    kept = {w["id"] for w in final["laws"]} | {w["id"] for w in final["admitted"]}
+    assert set(ids) <= kept and not {w["id"] for w in final["admitted"]} & {w["id"] for w in final["laws"]}
+    law, admitted = load_law(path), load_admitted(path)
+    assert [w.id for w in admitted] == ids
+    points = with_groups(pd.DataFrame({"N": [1e8, 6.4e9], "D": [1e9, 1e11]}), law)
+    out = predictions(law, points, admitted)
+    for target in law.targets:
+        each = np.array([predictions(w, points)[PREFIX + target] for w in admitted])
+        assert np.allclose(out[LOW + target], each.min(axis=0)) and np.allclose(out[HIGH + target], each.max(axis=0))
+        assert (out[LOW + target] <= out[PREFIX + target]).all() and (out[PREFIX + target] <= out[HIGH + target]).all()
+    assert (out[COUNT] == len(admitted)).all()
+
+
+def test_a_run_that_kept_no_admitted_laws_predicts_without_a_range(run, tmp_path):
+    path, _ = run
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("config.json", "candidates.jsonl"):
+        (old / name).write_bytes((path / name).read_bytes())
+    final = json.loads((path / "final.json").read_text())
+    del final["admitted"], final["selection"]["admitted"]
+    (old / "final.json").write_text(json.dumps(final))
+    assert load_admitted(old) is None
+    code, out, err = discover("predict", str(old), "--at", "N=1e9,D=1e10")
+    assert code == 0, err
+    assert "no admitted range" in out and LOW not in out

@@ -180,3 +180,20 @@ def test_describe_says_when_the_time_limit_cut_the_pool():
     full = {"rule": "folds", "folds": 4, "pool": 2, "fold_nmse": {"1": [0.1], "2": [0.2]}}
     assert "cut" not in select.describe(full)
     assert "only 1 of 2 laws re-validated" in select.describe({**full, "fold_nmse": {"1": [0.1]}})
+
+
+def test_admitted_laws_are_those_the_choice_could_not_tell_apart_from_the_best(vocab, monkeypatch):
+    """On folds: every law within one standard error of the best, simplest first, however many
+    are kept; a law worse on every fold, or failing on one, is not admitted."""
+    fake_folds(monkeypatch, {0: (0.22, 0.14, 0.20), 1: (0.10, 0.9, 1.5), 2: (0.20, 0.15, 0.20),
+                             3: (0.5, 0.4, 0.6), 4: (0.2, math.inf, 0.2)})
+    records = [record(0, 5, 0.22), record(1, 12, 0.10), record(2, 20, 0.20), record(3, 4, 0.5), record(4, 3, 0.2)]
+    chosen, scores = select.choose(records, vocab)
+    admitted = select.admitted(records, scores)
+    assert [r.id for r in admitted] == [0, 2] and admitted[0].id == chosen.id  # 1: lucky on the first slice only
+    assert [r.id for r in select.admitted(records, scores, most=1)] == [0]
+
+
+def test_on_one_slice_the_admitted_laws_are_the_frontier_within_one_standard_error():
+    records = [record(0, 5, 0.30), record(1, 9, 0.105, se=0.01), record(2, 12, 0.10, se=0.01), record(3, 14, 0.2)]
+    assert [r.id for r in select.admitted(records, {})] == [1, 2]  # 3 is off the frontier, 0 too far from the best
