@@ -60,6 +60,15 @@ class FinalLaw:
         )
 
 
+def admitted_laws(final: dict) -> tuple[FinalLaw, ...]:
+    """The laws a run's choice could not tell apart from the best (select.admitted; the ids in
+    its final.json's selection, the recommended first), with their fits on all of train, from
+    the reported laws and the others kept beside them; () for a run recorded before they were kept."""
+    ids = (final.get("selection") or {}).get("admitted") or []
+    by_id = {d["id"]: d for d in [*final.get("admitted", []), *final.get("laws", [])]}
+    return tuple(FinalLaw.from_json(by_id[i]) for i in ids if i in by_id)
+
+
 CHECKS = (inside_problem, probe_problem, edge_problem, implausible_problem)
 
 def refit_config(search: FitConfig) -> FitConfig:

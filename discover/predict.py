@@ -25,7 +25,7 @@ import pandas as pd
 from discover.data import Split
 from discover.errors import ExprError, UserError
 from discover.expr import parse
-from discover.final import FinalLaw
+from discover.final import FinalLaw, admitted_laws
 from discover.fit import analyse, predict
 from discover.runstore import RunStore
 
@@ -86,11 +86,9 @@ def load_admitted(path: str | Path) -> list[RunLaw] | None:
     """The laws the run's choice could not tell apart from the best (select.admitted), each
     fitted on all of train; None for a run recorded before they were kept."""
     cfg, final = _read_run(path)
-    ids = final.get("selection", {}).get("admitted")
-    if ids is None:
+    if (final.get("selection") or {}).get("admitted") is None:
         return None
-    by_id = {d["id"]: FinalLaw.from_json(d) for d in [*final.get("admitted", []), *final["laws"]]}
-    return [_run_law(by_id[i], cfg) for i in ids if i in by_id and by_id[i].params]
+    return [_run_law(law, cfg) for law in admitted_laws(final) if law.params]
 
 
 def _read_run(path: str | Path) -> tuple[dict, dict]:

@@ -453,3 +453,50 @@ def test_the_frontier_plot_names_the_score_it_places_laws_by(run_report):
     two = dataclasses.replace(run_report, laws=tuple(dataclasses.replace(law, score=2 * law.val.nmse)
                                                      for law in run_report.laws))
     assert "two steps out" in frontier_plot(two).axes[0].get_ylabel()
+
+
+def test_the_fit_plot_bands_the_predictions_of_the_laws_the_choice_could_not_tell_apart(report_run_dir, tmp_path):
+    """At each row, the band runs from the lowest to the highest prediction of the admitted laws
+    (final.json keeps them with their fits on all of train); the captions say what it is."""
+    run = tmp_path / "run"
+    shutil.copytree(report_run_dir, run)
+    final = json.loads((run / "final.json").read_text())
+    assert final["selection"]["admitted"][0] == next(d["id"] for d in final["laws"] if d["recommended"])
+    two = [d for d in final["laws"] if d["params"]][-2:]
+    final["selection"]["admitted"] = [d["id"] for d in two]
+    (run / "final.json").write_text(json.dumps(final))
+    f = load_run(run, SLDBENCH, human=False).fit
+    assert f.admitted == 2 and not f.curves  # parallel: more settings of num_params than curves are drawn for
+    ys = []
+    for d in two:  # each law's predictions at the rows, as the report computes the recommended law's
+        final["laws"] = [{**w, "recommended": w["id"] == d["id"]} for w in final["laws"]]
+        (run / "final.json").write_text(json.dumps(final))
+        ys.append(load_run(run, SLDBENCH, human=False).fit.predicted)
+    assert np.allclose(f.low, np.minimum(*ys)) and np.allclose(f.high, np.maximum(*ys))
+    assert (f.high - f.low).max() > 0
+    final["laws"] = [{**w, "recommended": w["id"] == two[0]["id"]} for w in final["laws"]]
+    (run / "final.json").write_text(json.dumps(final))
+    md = write_report(run, tmp_path / "r.md", "md", SLDBENCH, human=False).read_text()
+    assert "Band (a bar at each row): the range of the predictions of the 2 laws the choice could not tell" in md
+    del final["selection"]["admitted"]  # a run recorded before admitted laws were kept: no band
+    (run / "final.json").write_text(json.dumps(final))
+    f = load_run(run, SLDBENCH, human=False).fit
+    assert f.admitted == 0 and len(f.low) == 0
+    assert "Band" not in write_report(run, tmp_path / "r2.md", "md", SLDBENCH, human=False).read_text()
+
+
+def test_curves_band_the_admitted_laws_along_the_main_variable():
+    from discover.expr import parse
+    from discover.fit import analyse, predict
+    from discover.problem import Rows
+    from discover.report.content import _curves
+
+    x = np.array([1.0, 2.0, 4.0, 8.0])
+    rows_ = Rows(X={"n": x}, y=np.zeros(4), unit=np.zeros(4, dtype=np.int64), n=4, n_targets=1)
+    empty = Rows(X={"n": np.zeros(0)}, y=np.zeros(0), unit=np.zeros(0, dtype=np.int64), n=0, n_targets=1)
+    laws = [(analyse(parse(t, ["n"])), np.array([[1.0, 0.5]])) for t in ("p0 + p1*log(n)", "p0*n**p1")]
+    (curve,) = _curves(laws[0][0], laws[0][1], rows_, empty, "n", [], {"n": 1.0}, True, laws)
+    ys = [predict(st, p, {"n": np.array(curve.x)}, np.zeros(len(curve.x), dtype=np.int64)) for st, p in laws]
+    assert np.allclose(curve.low, np.minimum(*ys)) and np.allclose(curve.high, np.maximum(*ys))
+    (plain,) = _curves(laws[0][0], laws[0][1], rows_, empty, "n", [], {"n": 1.0}, True)
+    assert plain.low == () and plain.y == curve.y

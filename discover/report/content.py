@@ -18,6 +18,7 @@ import json
 import math
 import re
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -29,7 +30,7 @@ from discover.archive import Archive, recommend
 from discover.data import DEVELOPMENT
 from discover.errors import ExprError, UserError
 from discover.evaluate import Evaluation
-from discover.final import FinalLaw
+from discover.final import FinalLaw, admitted_laws
 from discover.fit import SAFETY_SECONDS, FitConfig
 from discover.runstore import RunStore
 from discover.score import Scores
@@ -104,6 +105,8 @@ class Curve:
     label: str  # the other inputs' values it is drawn at ("" for one-input laws)
     x: tuple[float, ...]
     y: tuple[float, ...]
+    low: tuple[float, ...] = ()  # lowest and highest prediction of the admitted laws (see
+    high: tuple[float, ...] = ()  # select.admitted) at each x; () when the run kept none
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,6 +126,9 @@ class FitData:
     curves: tuple[Curve, ...]
     train_range: dict[int, tuple[float, float]]  # per unit: main variable's train min and max
     note: str = ""
+    admitted: int = 0  # laws behind the admitted range (select.admitted); 0: none drawn
+    low: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per row (like predicted): lowest and highest
+    high: np.ndarray = field(default_factory=lambda: np.zeros(0))  # prediction of the admitted laws; empty if none
 
     @property
     def extrapolates(self) -> bool:
@@ -427,7 +433,8 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
     fit_data = None
     if ds is not None and rec_view is not None and rec_view.params:
         try:
-            fit_data = fit_view(rec_view, ds, symbols, scales, task_d.get("validation", ""))
+            fit_data = fit_view(rec_view, ds, symbols, scales, task_d.get("validation", ""),
+                                admitted_laws(final))
         except (ExprError, ValueError, IndexError) as exc:
             notes.append(f"the recommended law could not be evaluated on the data ({exc})")
     human_view = None
@@ -568,8 +575,10 @@ def main_variable(symbols: tuple[str, ...], X: dict[str, np.ndarray], rule: str)
     return main, why, bool(positive and decades >= math.log10(4))
 
 
-def fit_view(law: LawView, ds: Any, symbols: tuple[str, ...], scales: dict[str, float], rule: str) -> FitData:
-    """Predictions of ``law`` (its per-unit parameters) on every train and test row."""
+def fit_view(law: LawView, ds: Any, symbols: tuple[str, ...], scales: dict[str, float], rule: str,
+             admitted: tuple[FinalLaw, ...] = ()) -> FitData:
+    """Predictions of ``law`` (its per-unit parameters) on every train and test row, and along
+    its curves the range of the ``admitted`` laws' predictions (where there are two or more)."""
     from discover.expr import parse
     from discover.fit import analyse, predict
     from discover.problem import rows
@@ -591,17 +600,30 @@ def fit_view(law: LawView, ds: Any, symbols: tuple[str, ...], scales: dict[str, 
         xs = x[(unit == u) & ~flag]
         train_range[int(u)] = (float(xs.min()), float(xs.max()))
     others = [s for s in symbols if s != main]
-    curves = _curves(structure, params, train, test, main, others, scales, log_x)
+    band = [(analyse(parse(w.text, list(symbols))), np.array(w.params, dtype=float)) for w in admitted if w.params]
+    band = band if len(band) > 1 else []
+    curves = _curves(structure, params, train, test, main, others, scales, log_x, band)
+    with np.errstate(all="ignore"):
+        low, high = (np.array(v) for v in _band([_on_rows(st, p, (train, test)) for st, p in band]))
     note = ""
     if not curves and others:
         note = (f"Each group has more than {MAX_CURVES} settings of {', '.join(others)}: predictions are drawn as "
                 "markers at the observed rows")
     return FitData(law=law.label, main=main, why=why, log_x=log_x, units=law.units, x=x, observed=obs, predicted=pred,
-                   unit=unit, is_test=flag, curves=curves, train_range=train_range, note=note)
+                   unit=unit, is_test=flag, curves=curves, train_range=train_range, note=note, admitted=len(band),
+                   low=low, high=high)
 
 
-def _curves(structure, params, train, test, main, others, scales, log_x) -> tuple[Curve, ...]:
-    """Per unit and per setting of the other inputs: the law over the main variable's range."""
+def _on_rows(structure, params: np.ndarray, parts) -> np.ndarray:
+    """The law's predictions on the rows of each of ``parts`` (Rows), one after the other."""
+    from discover.fit import predict
+
+    return np.concatenate([predict(structure, params, r.X, r.unit) if r.n else np.zeros(0) for r in parts])
+
+
+def _curves(structure, params, train, test, main, others, scales, log_x, band=()) -> tuple[Curve, ...]:
+    """Per unit and per setting of the other inputs: the law over the main variable's range, and
+    the lowest and highest finite prediction of the ``band`` laws ((structure, params) pairs)."""
     from discover.fit import predict
 
     X = {s: np.concatenate([train.X[s], test.X[s]]) for s in train.X}
@@ -617,12 +639,27 @@ def _curves(structure, params, train, test, main, others, scales, log_x) -> tupl
         grid = np.geomspace(lo, hi, CURVE_POINTS) if log_x and lo > 0 else np.linspace(lo, hi, CURVE_POINTS)
         for combo in combos:
             env = {main: grid, **{s: np.full(CURVE_POINTS, v) for s, v in zip(others, combo, strict=True)}}
+            at = np.full(CURVE_POINTS, u, dtype=np.int64)
             with np.errstate(all="ignore"):
-                y = predict(structure, params, env, np.full(CURVE_POINTS, u, dtype=np.int64))
+                y = predict(structure, params, env, at)
+                low, high = _band([predict(st, p, env, at) for st, p in band])
             label = ", ".join(f"{s}={v * scales.get(s, 1.0):.3g}" for s, v in zip(others, combo, strict=True))
             scale = scales.get(main, 1.0)
-            out.append(Curve(int(u), label, tuple(float(v) for v in grid * scale), tuple(float(v) for v in y)))
+            out.append(Curve(int(u), label, tuple(float(v) for v in grid * scale), tuple(float(v) for v in y),
+                             low, high))
     return tuple(out)
+
+
+def _band(ys: list[np.ndarray]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The lowest and highest finite value at each point over ``ys`` (NaN where none is); () for no laws."""
+    if not ys:
+        return (), ()
+    a = np.array(ys, dtype=float)
+    a[~np.isfinite(a)] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no finite law at a point: NaN, not drawn
+        low, high = np.nanmin(a, axis=0), np.nanmax(a, axis=0)
+    return tuple(float(v) for v in low), tuple(float(v) for v in high)
 
 
 # --- the human law ---------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def run_markdown(run: RunReport, files: Path, rel: str, level: int = 1, prefix: 
         f = run.fit
         out += [f"{hh} The recommended law against the data", "", f"![predicted vs observed]({images['fit']})", "",
                 f"Observed train (circles) and test (triangles) rows per group against **{f.main}** ({f.why}); "
-                f"shaded: beyond the training range.{(' ' + f.note + '.') if f.note else ''}", "",
+                f"shaded: beyond the training range.{(' ' + f.note + '.') if f.note else ''}{_band_text(f)}", "",
                 f"![residuals]({images['residuals']})", ""]
     hi = run.history
     out += [f"{hh} Search history", ""]
@@ -188,3 +188,12 @@ def write(content: RunReport | BenchReport, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out
+
+
+def _band_text(f) -> str:
+    """The fit plot's caption for the admitted laws' band ('' when none is drawn)."""
+    if not f.admitted:
+        return ""
+    bar = "" if f.curves else " (a bar at each row)"
+    return (f" Band{bar}: the range of the predictions of the {f.admitted} laws the choice could not tell apart "
+            "from the best on validation (not a confidence interval).")

@@ -131,8 +131,9 @@ def _grid(n: int, per_row: int) -> tuple[int, int]:
 
 
 def fit_plot(data: FitData) -> Figure:
-    """Observed (train circles, test triangles) and predicted per fit unit over the main variable;
-    the region past the training range shaded."""
+    """Observed (train circles, test triangles) and predicted per fit unit over the main variable,
+    with the range of the admitted laws' predictions as a band where the run kept them; the
+    region past the training range shaded."""
     units = sorted({int(u) for u in np.unique(data.unit)})[:MAX_PANELS]
     per_row = 2 if len(units) <= 4 else 4 if len(units) <= 16 else 6
     cols, nrows = _grid(len(units), per_row)
@@ -149,7 +150,9 @@ def fit_plot(data: FitData) -> Figure:
                    Line2D([], [], color=PRED, lw=1.0, label=f"{data.law} (predicted)")
                    if data.curves else Line2D([], [], marker="x", ls="", color=PRED, label=f"{data.law} (predicted)"),
                    Patch(color=SHADE, label="beyond the training range")]
-        fig.legend(handles=handles, loc="upper center", ncol=4, frameon=False, bbox_to_anchor=(0.5, 1.0))
+        if data.admitted:
+            handles.insert(3, Patch(color=PRED, alpha=0.15, label=f"range of the {data.admitted} admitted laws"))
+        fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False, bbox_to_anchor=(0.5, 1.0))
         fig.supxlabel(data.main + (" (log scale)" if data.log_x else ""), fontsize=9)
         fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (w * 0.72 * nrows + 0.5)))
         return fig
@@ -199,12 +202,16 @@ def _panel(ax, data: FitData, u: int, small: bool) -> None:
     curves = [c for c in data.curves if c.unit == u]
     if curves:
         for c in curves:
+            if c.low:
+                ax.fill_between(c.x, c.low, c.high, color=PRED, alpha=0.15, lw=0, zorder=1)
             ax.plot(c.x, c.y, color=PRED, lw=0.8, alpha=0.85, zorder=2)
         if not small and 1 < len(curves) <= 4:
             for c in curves:
                 ax.annotate(c.label, (c.x[-1], c.y[-1]), fontsize=6, color="#555555", xytext=(2, 0),
                             textcoords="offset points", va="center")
     else:
+        if len(data.low):
+            ax.vlines(data.x[sel], data.low[sel], data.high[sel], color=PRED, alpha=0.15, lw=3, zorder=1)
         ax.vlines(data.x[sel], data.observed[sel], data.predicted[sel], color="#999999", lw=0.6, zorder=2)
         ax.scatter(data.x[sel], data.predicted[sel], s=size, marker="x", color=PRED, zorder=5, linewidths=0.8)
     _xticks(ax, data.x[sel], data.log_x)
