@@ -133,7 +133,8 @@ def _finish(search: Search, store: RunStore, ds: Dataset, on_note: Callable[[str
         folds, pool = 1 + len(search.problem.folds), pool_size(list(archive.by_key.values()), search.problem)
         among = f"among {pool} laws on up to {folds} validation folds" if pool else "on the validation slice"
         on_note(f"search done: {len(archive)} candidates in {search.elapsed:.0f}s; choosing the law to report {among}, "
-                f"then refitting {n} law(s) on all training rows and scoring them on the test split...")
+                f"then refitting {n} law(s) and the laws it cannot tell apart from the best (up to {ADMITTED}) "
+                "on all training rows and scoring them on the test split...")
     laws, selection, near = final_laws(archive, search, ds)
     store.write_json("final.json", {"laws": [law.to_json() for law in laws], "selection": selection,
                                     "admitted": [law.to_json() for law in near]})
