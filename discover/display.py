@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sympy as sp
 from rich.console import Console
@@ -14,6 +15,11 @@ from discover.expr import parse, to_text
 from discover.final import FinalLaw
 from discover.runstore import RunStore
 from discover.select import describe as describe_selection
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from discover.predict import RunLaw
 
 
 def raw_units(text: str, symbols: list[str], scales: dict[str, float]) -> str:
@@ -102,7 +108,8 @@ def _print_params(law: FinalLaw, cfg: dict, out: Console, most: int = 12) -> Non
         out.print(f"... {len(law.params) - most} more rows in final.json", highlight=False)
 
 
-def print_predictions(law, table, out: Console, admitted=None, most: int = 50) -> None:
+def print_predictions(law: RunLaw, table: pd.DataFrame, out: Console, admitted: list[RunLaw] | None = None,
+                      most: int = 50) -> None:
     """The law used, then the points with their predictions (a ``predict.predictions`` table,
     the first ``most`` rows), then what to mind: points past the training range, how many laws
     the admitted range spans, non-finite values."""
@@ -112,7 +119,7 @@ def print_predictions(law, table, out: Console, admitted=None, most: int = 50) -
     out.print(f"{which}: {', '.join(law.targets)} = {raw_units(law.text, list(law.symbols), law.scales)}",
               highlight=False, soft_wrap=True)
     group = law.group_column or "group"
-    shown = [c for c in law.inputs] + ([group] if len(law.groups) > 1 else [])
+    shown = list(law.inputs) + ([group] if len(law.groups) > 1 else [])
     spread = COUNT in table.columns
     grid = Table()
     for col in shown:
