@@ -26,7 +26,7 @@ _CACHE: dict[str, Path] = {}
 
 
 def make_run(tmp_path_factory) -> Path:
-    """A small real run (10 s budget), made once per session."""
+    """A small real run (300 candidates: the same laws on any machine), made once per session."""
     if "run" not in _CACHE:
         from discover.data import load_dataset
         from discover.runner import start_run
@@ -37,8 +37,8 @@ def make_run(tmp_path_factory) -> Path:
         task = find_task(TASK)
         ds = load_dataset(task, SLDBENCH, download=False)
         out = tmp_path_factory.mktemp("report-run") / "run"
-        start_run(task, ds, out, SearchConfig(budget=10, seed=0, max_params=task.max_params),
-                  command=f"discover run --task {TASK} --budget 10 --data-dir {SLDBENCH} --out {out}")
+        start_run(task, ds, out, SearchConfig(budget=600, max_evals=300, seed=0, max_params=task.max_params),
+                  command=f"discover run --task {TASK} --max-evals 300 --data-dir {SLDBENCH} --out {out}")
         _CACHE["run"] = out
     return _CACHE["run"]
 
