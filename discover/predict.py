@@ -214,15 +214,23 @@ def predictions(law: RunLaw, frame: pd.DataFrame, admitted: Sequence[RunLaw] | N
         out[PREFIX + target] = y
     if admitted:
         each = np.array([_values(w, frame, g) for w in admitted])  # (laws, targets, points)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN points: NaN, counted below
-            low, high = np.nanmin(each, axis=0), np.nanmax(each, axis=0)
+        low, high = finite_range(each)
         for t, target in enumerate(law.targets):
             out[LOW + target], out[HIGH + target] = low[t], high[t]
         out[COUNT] = np.isfinite(each).all(axis=1).sum(axis=0)
     out[BEYOND] = [beyond(law, str(v), row) for v, row in zip(frame[col], frame[list(law.inputs)].to_dict("records"),
                                                                 strict=True)]
     return out
+
+
+def finite_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest finite value over the first axis (one row per law), NaN where no
+    law is finite: the admitted range, here and in the report's fit plot."""
+    a = np.array(values, dtype=float)
+    a[~np.isfinite(a)] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no finite value at a point: NaN
+        return np.nanmin(a, axis=0), np.nanmax(a, axis=0)
 
 
 def _values(law: RunLaw, frame: pd.DataFrame, g: np.ndarray) -> np.ndarray:

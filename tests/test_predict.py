@@ -127,12 +127,17 @@ def test_csv_points_are_checked(run, tmp_path):
     assert read_points(write(tmp_path, "ok.csv", "D,N\n1e10,1e9\n"), law)[["N", "D"]].values.tolist() == [[1e9, 1e10]]
 
 
+def copy_run_without_its_end(path, dest):
+    """A copy of the run's config and candidates, without final.json: a run that has not finished."""
+    dest.mkdir()
+    for name in ("config.json", "candidates.jsonl"):
+        (dest / name).write_bytes((path / name).read_bytes())
+    return dest
+
+
 def test_an_unfinished_run_says_how_to_finish_it(run, tmp_path):
     path, _ = run
-    unfinished = tmp_path / "unfinished"
-    unfinished.mkdir()
-    for name in ("config.json", "candidates.jsonl"):
-        (unfinished / name).write_bytes((path / name).read_bytes())
+    unfinished = copy_run_without_its_end(path, tmp_path / "unfinished")
     code, _, err = discover("predict", str(unfinished), "--at", "N=1e9,D=1e10")
     assert_clean_error(code, err, "has not finished", "--resume")
 
@@ -160,10 +165,7 @@ def test_the_admitted_range_spans_the_predictions_of_the_laws_the_choice_could_n
 
 def test_a_run_that_kept_no_admitted_laws_predicts_without_a_range(run, tmp_path):
     path, _ = run
-    old = tmp_path / "old"
-    old.mkdir()
-    for name in ("config.json", "candidates.jsonl"):
-        (old / name).write_bytes((path / name).read_bytes())
+    old = copy_run_without_its_end(path, tmp_path / "old")
     final = json.loads((path / "final.json").read_text())
     del final["admitted"], final["selection"]["admitted"]
     (old / "final.json").write_text(json.dumps(final))

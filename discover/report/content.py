@@ -18,7 +18,6 @@ import json
 import math
 import re
 import time
-import warnings
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -651,14 +650,12 @@ def _curves(structure, params, train, test, main, others, scales, log_x, band=()
 
 
 def _band(ys: list[np.ndarray]) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The lowest and highest finite value at each point over ``ys`` (NaN where none is); () for no laws."""
+    """predict.finite_range of ``ys`` (NaN where no law is finite: not drawn) as tuples; () for no laws."""
+    from discover.predict import finite_range
+
     if not ys:
         return (), ()
-    a = np.array(ys, dtype=float)
-    a[~np.isfinite(a)] = np.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # no finite law at a point: NaN, not drawn
-        low, high = np.nanmin(a, axis=0), np.nanmax(a, axis=0)
+    low, high = finite_range(np.array(ys))
     return tuple(float(v) for v in low), tuple(float(v) for v in high)
 
 
