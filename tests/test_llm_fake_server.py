@@ -204,9 +204,11 @@ SCRIPT = [
 DEFAULT = Reply(content="LAW: p0 + p1*log(num_params) + p2*log(parallel_size)")
 
 
-def discover_run(out: Path, data: Path, *llm: str, max_evals: int = 250) -> subprocess.CompletedProcess:
+def discover_run(out: Path, data: Path, *llm: str, max_evals: int | None = 250,
+                 budget: float = 900) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "discover.cli", "run", "--task", "parallel", "--data-dir", str(data),
-           "--budget", "900", "--max-evals", str(max_evals), "--seed", "0", "--out", str(out), *llm]
+           "--budget", str(budget), "--seed", "0", "--out", str(out), *llm]
+    cmd += ["--max-evals", str(max_evals)] if max_evals else []
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
@@ -245,12 +247,12 @@ def test_run_keeps_going_rejects_and_records_why(scripted_run):
     assert reasons["disallowed syntax: Subscript"] >= 1
     assert reasons["unknown name: A"] >= 1
     assert llm["errors"] == {"malformed response": 1}
-    assert llm["retries"] >= 3  # the 429, the 500 and the timeout
     assert llm["calls"] >= len(SCRIPT) - 3 and llm["proposed"] >= 5
-    # tokens: exactly what the usage fields of the delivered answers say
+    # calls, retries and tokens: exactly what the log of the delivered answers says
     log = [json.loads(line) for line in (run / "llm" / "log.jsonl").read_text().splitlines()]
     delivered = [e for e in log if e["event"] in ("deliver", "late")]
     assert llm["calls"] == len(delivered)
+    assert llm["retries"] == sum(e["attempts"] - 1 for e in delivered)
     assert llm["prompt_tokens"] == sum(e["tokens"][0] for e in delivered if "tokens" in e)
     assert llm["completion_tokens"] == sum(e["tokens"][1] for e in delivered if "tokens" in e)
     assert 0 < llm["total_tokens"] <= sum(u["total_tokens"] for u in sent)
@@ -267,6 +269,20 @@ def test_run_keeps_going_rejects_and_records_why(scripted_run):
     assert "LLM fake-model" in proc.stderr and "for 30% of offspring" in proc.stderr
     assert "LLM call failed (malformed response: body is not JSON)" in proc.stderr
     assert "rejected ×" in proc.stdout and "frontier law(s) from the LLM" in proc.stdout
+
+
+def test_a_run_retries_429_500_and_timeouts_and_counts_them(sldbench_dir, tmp_path):
+    # a time budget, not a number of candidates: the retries (up to ~9 s if one call meets all three
+    # errors in a row) end well within the run on any machine, so every one is counted
+    script = [Reply(status=429, headers={"Retry-After": "0"}), Reply(status=500), Reply(delay=4, content=GOOD)]
+    with FakeOpenAI(script, DEFAULT) as srv:
+        proc = discover_run(tmp_path / "run", sldbench_dir, "--llm", "fake-model", "--llm-base-url", srv.url,
+                            "--llm-timeout", "1.5", max_evals=None, budget=15)
+        requests = len(srv.requests)
+    assert proc.returncode == 0, proc.stderr
+    llm = json.loads((tmp_path / "run" / "summary.json").read_text())["llm"]
+    assert llm["retries"] == 3 and llm["errors"] == {} and llm["failed_calls"] == 0
+    assert requests >= llm["calls"] + 3
 
 
 def test_replay_gives_the_same_llm_candidates_without_a_server(scripted_run, sldbench_dir, tmp_path):

@@ -130,18 +130,24 @@ class LLMProposer:
                 if recorded in self.replayed:
                     self._deliver(self.ticket_of[recorded], self.replayed.pop(recorded), -1, late=True)
             return
-        deadline = time.monotonic() + CLOSE_GRACE
-        while self.in_flight and time.monotonic() < deadline:
-            try:
-                ticket, outcome = self.results.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            self._deliver(ticket, outcome, -1, late=True)
+        self._late(CLOSE_GRACE)
         for _ in self.workers:
             self.jobs.put(None)
 
     def stats(self) -> dict:
+        if self.closed and self.replay is None:
+            self._late(0.0)  # answers that came in after the search ended (during the final refits)
         return self.stats_.as_dict(self.budget)
+
+    def _late(self, wait: float) -> None:
+        """Count the answers of calls still in flight that arrive within ``wait`` seconds (tokens were spent)."""
+        deadline = time.monotonic() + wait
+        while self.in_flight:
+            try:
+                ticket, outcome = self.results.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return
+            self._deliver(ticket, outcome, -1, late=True)
 
     def _count(self, event: dict) -> None:
         """Add a logged delivery to the counters (when a run is resumed)."""
