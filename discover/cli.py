@@ -5,6 +5,7 @@ Every error a user can cause ends in one line on stderr and exit code 2, never a
 
 from __future__ import annotations
 
+import errno
 import shlex
 import sys
 from pathlib import Path
@@ -35,6 +36,12 @@ def main() -> None:
     except KeyboardInterrupt:
         console.print("interrupted: what was evaluated is saved; continue with `discover run --resume DIR`")
         sys.exit(130)
+    except OSError as exc:
+        if exc.filename is None and exc.errno != errno.ENOSPC:
+            raise  # not the file system the user pointed at: a bug, keep its traceback
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+        sys.exit(2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

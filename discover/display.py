@@ -38,12 +38,23 @@ def _r2(x: float | None) -> str:
     return "—" if x is None else f"{x:.4f}"
 
 
+def failures(records: list, max_params: int | None = None) -> str:
+    """Why the candidates of a run failed, most common reasons first."""
+    from collections import Counter
+
+    if not records:
+        return f"no candidate was evaluated: no motif has {max_params} parameter(s) or fewer (--max-params)"
+    bad = Counter(r.reason or "unknown" for r in records if not r.ok)
+    top = "; ".join(f"{why} ×{n}" for why, n in bad.most_common(3))
+    return f"{sum(bad.values())} of {len(records)} candidate(s) failed" + (f" ({top})" if top else "")
+
+
 def print_run(path: str | Path, out: Console) -> None:
     store = RunStore.open(path)
     cfg = store.config
     symbols, scales = cfg["symbols"], cfg["scales"]
-    final = store.read_json("final.json", default={"laws": []})
-    laws = [FinalLaw.from_json(d) for d in final["laws"]]
+    final = store.read_json("final.json", default=None)  # None: the run has not finished
+    laws = [FinalLaw.from_json(d) for d in (final or {}).get("laws", [])]
     summary = store.read_json("summary.json", default={})
     records = store.records()
     dev = cfg.get("split") == DEVELOPMENT
@@ -66,6 +77,9 @@ def print_run(path: str | Path, out: Console) -> None:
     note = scales_note(symbols, scales)
     if note:
         out.print(note, highlight=False)
+    if not laws and final is not None:
+        out.print(f"no law could be fitted: {failures(records, cfg['search'].get('max_params'))}", highlight=False)
+        return
     if not laws:
         out.print("this run has not finished: test R² is computed at the end (continue with --resume)")
         return

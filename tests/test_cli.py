@@ -158,3 +158,39 @@ def test_refit_weight_is_recorded_and_used_and_checked(tmp_path):
 
     assert_clean_error(*discover(*common, "--refit-weight", "0")[::2], "--refit-weight")
     assert_clean_error(*discover("run", "--resume", str(tmp_path / "w1"), "--refit-weight", "2")[::2], "resumed run")
+
+
+@pytest.mark.parametrize("command", [["run", "--task", "moe", "--budget", "5"],
+                                     ["bench", "--tasks", "moe", "--seeds", "1", "--budget", "5"]])
+def test_an_output_folder_that_cannot_be_made(command, sldbench_dir, tmp_path):
+    blocker = write(tmp_path, "a-file", "")  # a file where a folder would have to be made
+    code, _, err = discover(*command, "--data-dir", str(sldbench_dir), "--out", str(blocker / "out"))
+    assert_clean_error(code, err, "not a directory", str(blocker / "out"))
+
+
+def test_a_validation_slice_too_small_to_score_on(tmp_path):
+    # 8 runs: 'largest 15%' leaves one validation row, where R² has no spread to divide by
+    p = write(tmp_path, "runs.csv", "N,loss\n" + "".join(f"{n},{3 + 1 / n}\n" for n in (1, 2, 4, 8, 16, 32, 64, 128)))
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N", "--target", "loss", "--budget", "5",
+                            "--out", str(tmp_path / "run"))
+    assert_clean_error(code, err, "validation slice", "1 row", "hold out more")
+    assert not (tmp_path / "run").exists()
+    code, out, err = discover("run", "--csv", str(p), "--inputs", "N", "--target", "loss", "--max-evals", "30",
+                              "--validation", "largest 40% of N", "--out", str(tmp_path / "run"))
+    assert code == 0, err
+
+
+def test_a_constant_target(tmp_path):
+    p = write(tmp_path, "runs.csv", "N,loss\n" + "".join(f"{n},3.0\n" for n in range(1, 20)))
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N", "--target", "loss", "--budget", "5")
+    assert_clean_error(code, err, "train", "single value")
+
+
+def test_a_run_where_no_law_fits_says_so_and_ends(tmp_path):
+    p = write(tmp_path, "runs.csv", GOOD)
+    code, out, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--max-params", "1",
+                              "--budget", "60", "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    assert "no law could be fitted" in out and "--max-params" in out
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["evaluations"] == 0 and summary["generations"] == 1

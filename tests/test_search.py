@@ -227,3 +227,10 @@ def test_generation_zero_tries_the_sum_of_the_best_per_input_shapes(parallel):
     assert set(inputs_of(parse(sums[0].text, search.problem.symbols))) == {"num_params", "parallel_size"}
     assert [r.t for r in search.archive.records] == sorted(r.t for r in search.archive.records)  # search time
     assert search.archive.records[-1].t > 0
+
+
+def test_a_search_with_nothing_to_vary_ends_instead_of_idling(parallel):
+    # no motif within a 1-parameter cap, no LLM: nothing to evaluate and nothing to breed from
+    search = Search(make_problem(parallel), small_config(max_params=1, max_evals=None, budget=60))
+    archive = search.run()
+    assert len(archive) == 0 and search.generation == 1  # generation 0 only: not 60 s of empty generations

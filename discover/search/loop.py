@@ -169,7 +169,7 @@ class Search:
             self._report()
             self._save_state()
             self.generation = 1
-        while not self.out_of_budget():
+        while not self.out_of_budget() and self._can_breed():
             self._generation()
             self._report()
             self._save_state()
@@ -178,6 +178,11 @@ class Search:
             p.close()
         self._save_state()
         return self.archive
+
+    def _can_breed(self) -> bool:
+        """Whether a generation can make new candidates: a valid law to vary, or a proposer.
+        Without either (every motif failed, no LLM), the search ends instead of idling."""
+        return bool(self.proposers) or any(self.islands) or bool(self.archive.frontier())
 
     def _seed_generation(self) -> None:
         seeds = motifs(self.problem.symbols, self.positive, self.nonnegative, self.config.max_params)
