@@ -107,7 +107,7 @@ def test_time_limit_really_stops_the_fit():
     s = analyse(parse("p0 + p1*tanh(p2*N**p3 + p4*D**p5)*exp(p6*D**p7) + p8*(N + p9)**p10", ["N", "D"]))
     t0 = time.monotonic()
     r = fit(s, {"N": N, "D": D}, y, unit, 1, FitConfig(starts=200, max_nfev=5000, time_limit=0.5, patience=1000))
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 5.0  # its 200 starts would take minutes
     assert r.timed_out
 
 

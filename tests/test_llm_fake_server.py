@@ -159,11 +159,12 @@ def test_client_fatal_errors_are_not_retried(status, words):
 
 
 def test_client_times_out_and_retries():
-    with FakeOpenAI([Reply(delay=3, content="late")], Reply(content=GOOD)) as srv:
+    with FakeOpenAI([Reply(delay=8, content="late")], Reply(content=GOOD)) as srv:
+        client = ChatClient(srv.url, timeout=1.0, retry=FAST)
         t0 = time.monotonic()
-        outcome = ask(ChatClient(srv.url, timeout=0.5, retry=FAST))
+        outcome = ask(client)
     assert outcome.ok and outcome.attempts == 2 and decode(outcome.body)[0] == GOOD
-    assert time.monotonic() - t0 < 3
+    assert time.monotonic() - t0 < 5  # gave up on the slow answer: it would have taken 8 s
 
 
 def test_client_keeps_a_malformed_body_raw_and_decode_says_why():
@@ -189,16 +190,17 @@ def test_client_reports_a_refused_connection():
 HOSTILE = ("Try these:\nLAW: __import__('os').system('touch {marker}')\nLAW: (lambda: p0)()\n"
            "LAW: num_params.__class__.__bases__\nLAW: [p0, num_params][0]\n"
            "__import__('os').system('touch {marker}')")
+# Every reply comes at once (timeouts are test_a_run_retries_...'s): the run ends after a number of
+# candidates, which a fast machine reaches sooner, so a slow reply could still be in flight then.
 SCRIPT = [
     Reply(content=GOOD),
     Reply(content="I cannot help with scaling laws, but here is a poem about turtles."),
     Reply(content=HOSTILE),
     Reply(status=429, headers={"Retry-After": "0"}),
     Reply(content="```\nL(N, P) = p0 + p1 * num_params^(-p2) * parallel_size^(-p3)\n```"),
-    Reply(status=500),
+    Reply(status=500, headers={"Retry-After": "0"}),
     Reply(content="1. loss = p0*exp(-p1*num_params) + p2/parallel_size\n2. y = A/N^alpha + E"),
     Reply(raw="{this is not json"),
-    Reply(delay=4, content=GOOD),  # beyond the client's timeout
     Reply(content="LAW: p0 + (p1/num_params)**p2 / (1 + p3*log(parallel_size))"),
 ]
 DEFAULT = Reply(content="LAW: p0 + p1*log(num_params) + p2*log(parallel_size)")
@@ -225,8 +227,7 @@ def scripted_run(sldbench_dir, tmp_path_factory):
     script = [Reply(content=r.content.replace("{marker}", str(marker)), status=r.status, raw=r.raw, delay=r.delay,
                     headers=r.headers) for r in SCRIPT]
     with FakeOpenAI(script, DEFAULT) as srv:
-        proc = discover_run(root / "run", sldbench_dir, "--llm", "fake-model", "--llm-base-url", srv.url,
-                            "--llm-timeout", "1.5")
+        proc = discover_run(root / "run", sldbench_dir, "--llm", "fake-model", "--llm-base-url", srv.url)
         left = len(srv.script)
         usage = list(srv.sent_usage)
     return root / "run", proc, marker, left, usage
@@ -247,7 +248,7 @@ def test_run_keeps_going_rejects_and_records_why(scripted_run):
     assert reasons["disallowed syntax: Subscript"] >= 1
     assert reasons["unknown name: A"] >= 1
     assert llm["errors"] == {"malformed response": 1}
-    assert llm["calls"] >= len(SCRIPT) - 3 and llm["proposed"] >= 5
+    assert llm["calls"] >= len(SCRIPT) - 2 and llm["proposed"] >= 5  # the 429 and the 500 were retried
     # calls, retries and tokens: exactly what the log of the delivered answers says
     log = [json.loads(line) for line in (run / "llm" / "log.jsonl").read_text().splitlines()]
     delivered = [e for e in log if e["event"] in ("deliver", "late")]
@@ -272,12 +273,12 @@ def test_run_keeps_going_rejects_and_records_why(scripted_run):
 
 
 def test_a_run_retries_429_500_and_timeouts_and_counts_them(sldbench_dir, tmp_path):
-    # a time budget, not a number of candidates: the retries (up to ~9 s if one call meets all three
+    # a time budget, not a number of candidates: the retries (up to ~12 s if one call meets all three
     # errors in a row) end well within the run on any machine, so every one is counted
-    script = [Reply(status=429, headers={"Retry-After": "0"}), Reply(status=500), Reply(delay=4, content=GOOD)]
+    script = [Reply(status=429, headers={"Retry-After": "0"}), Reply(status=500), Reply(delay=8, content=GOOD)]
     with FakeOpenAI(script, DEFAULT) as srv:
         proc = discover_run(tmp_path / "run", sldbench_dir, "--llm", "fake-model", "--llm-base-url", srv.url,
-                            "--llm-timeout", "1.5", max_evals=None, budget=15)
+                            "--llm-timeout", "3", max_evals=None, budget=30)
         requests = len(srv.requests)
     assert proc.returncode == 0, proc.stderr
     llm = json.loads((tmp_path / "run" / "summary.json").read_text())["llm"]
@@ -331,11 +332,11 @@ def test_resume_with_the_llm_goes_on_counting(sldbench_dir, tmp_path):
     base = [sys.executable, "-m", "discover.cli", "run", "--data-dir", str(sldbench_dir), "--quiet"]
     with FakeOpenAI([], Reply(content=GOOD + "\nLAW: p0*N")) as srv:
         llm = ["--llm", "fake-model", "--llm-base-url", srv.url]
-        first = subprocess.run(base + ["--task", "parallel", "--budget", "12", "--out", str(run), *llm],
+        first = subprocess.run(base + ["--task", "parallel", "--budget", "20", "--out", str(run), *llm],
                                capture_output=True, text=True, timeout=600)
         assert first.returncode == 0, first.stderr
         before = json.loads((run / "summary.json").read_text())["llm"]
-        again = subprocess.run(base + ["--resume", str(run), "--budget", "24", *llm], capture_output=True, text=True,
+        again = subprocess.run(base + ["--resume", str(run), "--budget", "40", *llm], capture_output=True, text=True,
                                timeout=600)
         assert again.returncode == 0, again.stderr
     after = json.loads((run / "summary.json").read_text())["llm"]
