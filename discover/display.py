@@ -9,7 +9,7 @@ import sympy as sp
 from rich.console import Console
 from rich.table import Table
 
-from discover.archive import Archive, recommend
+from discover.archive import Archive, no_law_found, recommend
 from discover.data import DEVELOPMENT
 from discover.expr import parse, to_text
 from discover.final import FinalLaw
@@ -36,17 +36,6 @@ def scales_note(symbols: list[str], scales: dict[str, float]) -> str:
 
 def _r2(x: float | None) -> str:
     return "—" if x is None else f"{x:.4f}"
-
-
-def failures(records: list, max_params: int | None = None) -> str:
-    """Why the candidates of a run failed, most common reasons first."""
-    from collections import Counter
-
-    if not records:
-        return f"no candidate was evaluated: no motif has {max_params} parameter(s) or fewer (--max-params)"
-    bad = Counter(r.reason or "unknown" for r in records if not r.ok)
-    top = "; ".join(f"{why} ×{n}" for why, n in bad.most_common(3))
-    return f"{sum(bad.values())} of {len(records)} candidate(s) failed" + (f" ({top})" if top else "")
 
 
 def print_run(path: str | Path, out: Console) -> None:
@@ -78,7 +67,7 @@ def print_run(path: str | Path, out: Console) -> None:
     if note:
         out.print(note, highlight=False)
     if not laws and final is not None:
-        out.print(f"no law could be fitted: {failures(records, cfg['search'].get('max_params'))}", highlight=False)
+        out.print(no_law_found(records, cfg["search"].get("max_params")), highlight=False)
         return
     if not laws:
         out.print("this run has not finished: test R² is computed at the end (continue with --resume)")

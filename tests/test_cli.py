@@ -194,3 +194,12 @@ def test_a_run_where_no_law_fits_says_so_and_ends(tmp_path):
     assert "no law could be fitted" in out and "--max-params" in out
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["evaluations"] == 0 and summary["generations"] == 1
+    # the run has finished: show, predict and report say why there is no law, not "not finished"
+    code, out, _ = discover("show", str(tmp_path / "run"))
+    assert code == 0 and "no law could be fitted" in out and "not finished" not in out
+    code, _, err = discover("predict", str(tmp_path / "run"), "--at", "N=64,D=160")
+    assert_clean_error(code, err, "no law could be fitted")
+    code, _, err = discover("report", str(tmp_path / "run"), "--format", "md")
+    assert code == 0, err
+    text = (tmp_path / "run" / "report.md").read_text()
+    assert "no law could be fitted" in text and "not finished" not in text

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from discover.archive import Archive, recommend
+from discover.archive import Archive, no_law_found, recommend
 from discover.data import DEVELOPMENT
 from discover.errors import ExprError, UserError
 from discover.evaluate import Evaluation
@@ -399,8 +399,11 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
         rec = recommend(front)
         laws = [view(r, r is rec, False) for r in front]
         others = []
-        notes.append("this run has not finished (no final.json): laws are shown with their search-time fit, "
-                     "without train/test scores; continue it with `discover run --resume`")
+        if "laws" in final:  # finished without a valid law
+            notes.append(no_law_found(records, cfg.get("search", {}).get("max_params")))
+        else:
+            notes.append("this run has not finished (no final.json): laws are shown with their search-time fit, "
+                         "without train/test scores; continue it with `discover run --resume`")
     ordered = sorted(laws + others, key=lambda law: (law.complexity, law.val.nmse, law.id))
     labels = {law.id: f"L{i + 1}" for i, law in enumerate(x for x in ordered if x.on_frontier)}
     labels.update({law.id: "R" for law in ordered if not law.on_frontier})
