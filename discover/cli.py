@@ -137,6 +137,12 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
         raise UserError("--budget must be positive")
     if refit_weight is not None and refit_weight < 1:
         raise UserError("--refit-weight must be 1 or more")
+    if seed < 0:
+        raise UserError("--seed must be 0 or more")
+    if max_evals is not None and max_evals < 1:
+        raise UserError("--max-evals must be 1 or more")
+    if max_params is not None and max_params < 1:
+        raise UserError("--max-params must be 1 or more")
     if resume:
         if development:
             raise UserError("--dev applies to new runs; a resumed run keeps the split it started on")
@@ -335,7 +341,8 @@ def bench(task_names: str, seeds: int, first_seed: int, budget: float, jobs: int
         raise UserError("--tasks: give 'all' or task names, comma-separated")
     tasks = all_tasks() if names == ["all"] else [find_task(n) for n in names]
     config = BenchConfig(tasks=tuple(tasks), out=Path(out_dir), seeds=seeds, first_seed=first_seed, budget=budget,
-                         jobs=jobs or os.cpu_count() or 1, data_dir=data_dir, development=development)
+                         jobs=(os.cpu_count() or 1) if jobs is None else jobs, data_dir=data_dir,
+                         development=development)
     display = None if quiet else BenchDisplay(console, budget)
     try:
         rows = run_bench(config, display, command=shlex.join(["discover", *sys.argv[1:]]),

@@ -203,3 +203,17 @@ def test_a_run_where_no_law_fits_says_so_and_ends(tmp_path):
     assert code == 0, err
     text = (tmp_path / "run" / "report.md").read_text()
     assert "no law could be fitted" in text and "not finished" not in text
+
+
+@pytest.mark.parametrize("option", [["--seed", "-3"], ["--max-evals", "0"], ["--max-params", "0"], ["--budget", "0"]])
+def test_run_options_out_of_range(option, sldbench_dir, tmp_path):
+    code, _, err = discover("run", "--task", "moe", "--data-dir", str(sldbench_dir), "--out", str(tmp_path / "r"),
+                            *option)
+    assert_clean_error(code, err, option[0])
+    assert not (tmp_path / "r").exists()
+
+
+def test_bench_jobs_out_of_range(sldbench_dir, tmp_path):
+    code, _, err = discover("bench", "--tasks", "moe", "--seeds", "1", "--jobs", "0", "--data-dir", str(sldbench_dir),
+                            "--out", str(tmp_path / "b"))
+    assert_clean_error(code, err, "--jobs")
