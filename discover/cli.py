@@ -125,7 +125,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     """
     import dataclasses
 
-    from discover.data import development_split, load_dataset
+    from discover.data import development_split, load_dataset, unscorable_test
     from discover.llm.options import setup_llm
     from discover.runner import default_out, resume_run, start_run
     from discover.search.loop import SearchConfig
@@ -172,6 +172,8 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
                   f"{len(ds.groups)} group(s); budget {budget:g}s, seed {seed}; "
                   f"{llm.description if llm else 'GP-only search (no LLM configured)'}", highlight=False)
     console.print(f"run folder: {path}")
+    if unscorable_test(ds):
+        console.print(f"note: {unscorable_test(ds)}", highlight=False)
     result = start_run(task, ds, path, config, on_progress=progress, command=shlex.join(["discover", *sys.argv[1:]]),
                        proposers=[llm.proposer] if llm else [], on_note=note)
     _print_result(result)

@@ -88,6 +88,17 @@ class Dataset:
     split: str = TEST  # what ``test`` holds: TEST, SLDBench's (or the user's) test rows, or DEVELOPMENT
 
 
+def unscorable_test(ds: Dataset) -> str:
+    """Why R² cannot be computed on ``ds``'s test split ('' when it can): a target that takes a
+    single value there (one row, say) has no spread to divide by, so its R² shows as -1."""
+    flat = [name for t, name in enumerate(ds.task.targets) if len(ds.test) < 2 or np.ptp(ds.test.Y[:, t]) == 0]
+    if not flat:
+        return ""
+    return (f"the test split has {len(ds.test)} row(s) and {', '.join(map(repr, flat))} takes a single value there: "
+            "test R² is undefined (shown as -1); hold out more rows to score the law, or compare its prediction "
+            "with the held-out value(s) (`discover predict`)")
+
+
 def development_split(ds: Dataset) -> Dataset:
     """The dataset for judging changes to discovery itself without reading its test rows:
     train's validation slice (the task's validation rule, seed 0) stands in for the test

@@ -217,3 +217,15 @@ def test_bench_jobs_out_of_range(sldbench_dir, tmp_path):
     code, _, err = discover("bench", "--tasks", "moe", "--seeds", "1", "--jobs", "0", "--data-dir", str(sldbench_dir),
                             "--out", str(tmp_path / "b"))
     assert_clean_error(code, err, "--jobs")
+
+
+def test_a_single_test_row_is_flagged_as_unscorable(tmp_path):
+    # holding out the one next-larger run is natural, but R² on one row is undefined
+    p = write(tmp_path, "runs.csv", GOOD + "64,10,3.5\n")
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--holdout",
+                            "top value of N", "--max-evals", "30", "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    assert "test split has 1 row(s)" in err and "R² is undefined" in err
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--max-evals", "30",
+                            "--out", str(tmp_path / "other"))
+    assert code == 0 and "undefined" not in err
