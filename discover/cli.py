@@ -172,8 +172,9 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
                   f"{len(ds.groups)} group(s); budget {budget:g}s, seed {seed}; "
                   f"{llm.description if llm else 'GP-only search (no LLM configured)'}", highlight=False)
     console.print(f"run folder: {path}")
-    if unscorable_test(ds):
-        console.print(f"note: {unscorable_test(ds)}", highlight=False)
+    unscorable = unscorable_test(ds)
+    if unscorable:
+        console.print(f"note: {unscorable}", highlight=False)
     result = start_run(task, ds, path, config, on_progress=progress, command=shlex.join(["discover", *sys.argv[1:]]),
                        proposers=[llm.proposer] if llm else [], on_note=note)
     _print_result(result)
