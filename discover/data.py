@@ -19,7 +19,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,10 +88,16 @@ class Dataset:
     split: str = TEST  # what ``test`` holds: TEST, SLDBench's (or the user's) test rows, or DEVELOPMENT
 
 
+def flat_targets(split: Split, targets: Sequence[str]) -> list[str]:
+    """The targets that take a single value over ``split`` (all of them below two rows): R² and
+    NMSE there divide by the spread, so no law can be scored on them."""
+    return [name for t, name in enumerate(targets) if len(split) < 2 or np.ptp(split.Y[:, t]) == 0]
+
+
 def unscorable_test(ds: Dataset) -> str:
     """Why R² cannot be computed on ``ds``'s test split ('' when it can): a target that takes a
     single value there (one row, say) has no spread to divide by, so its R² shows as -1."""
-    flat = [name for t, name in enumerate(ds.task.targets) if len(ds.test) < 2 or np.ptp(ds.test.Y[:, t]) == 0]
+    flat = flat_targets(ds.test, ds.task.targets)
     if not flat:
         return ""
     return (f"the test split has {len(ds.test)} row(s) and {', '.join(map(repr, flat))} takes a single value there: "

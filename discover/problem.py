@@ -126,8 +126,9 @@ def make_problem(ds: Dataset, seed: int = 0, max_fit_rows: int = MAX_FIT_ROWS) -
     G = len(ds.groups)
     val = rows(ds.train.take(mask), G, scales)
     train = rows(ds.train, G, scales)
-    _check_spread(train, ds.task.targets, "train", "")
-    _check_spread(val, ds.task.targets, f"the validation slice carved from train ({ds.task.validation!r})",
+    _check_spread(ds.train, ds.task.targets, "train", "")
+    _check_spread(ds.train.take(mask), ds.task.targets,
+                  f"the validation slice carved from train ({ds.task.validation!r})",
                   "; hold out more training rows for validation (with --csv: --validation, e.g. a larger share)")
     axes = sorted({s.name for c in parse_rule(ds.task.validation, symbols) if c.expr is not None
                    for s in c.expr.free_symbols})
@@ -147,16 +148,15 @@ def make_problem(ds: Dataset, seed: int = 0, max_fit_rows: int = MAX_FIT_ROWS) -
     )
 
 
-def _check_spread(part: Rows, targets: tuple[str, ...], what: str, hint: str) -> None:
-    """UserError when a target takes a single value over ``part``: R² (and NMSE) there divide
-    by the spread, so no law could be scored on it."""
+def _check_spread(part: Split, targets: tuple[str, ...], what: str, hint: str) -> None:
+    """UserError when a target takes a single value over ``part`` (data.flat_targets)."""
+    from discover.data import flat_targets
     from discover.errors import UserError
 
-    for t, name in enumerate(targets):
-        y = part.Y[:, t]
-        if len(y) < 2 or np.ptp(y) == 0:
-            raise UserError(f"{what} has {len(y)} row(s) and {name!r} takes a single value there: "
-                            f"a law's error cannot be scored against its spread{hint}")
+    flat = flat_targets(part, targets)
+    if flat:
+        raise UserError(f"{what} has {len(part)} row(s) and {flat[0]!r} takes a single value there: "
+                        f"a law's error cannot be scored against its spread{hint}")
 
 
 SELECTION_FOLDS = 4
