@@ -240,6 +240,12 @@ def _law_from_dict(d: dict, task: TaskSpec, source: str) -> HumanLaw:
                     source=source)
 
 
+def published_params_file(source: str) -> Path | None:
+    """SLDBench's ``human_law.json`` in the task's data folder, when the data came from a folder with one."""
+    p = Path(source) / "human_law.json" if source else None
+    return p if p is not None and p.is_file() else None
+
+
 def load_published(path: str | Path) -> Published:
     """Read a params file in SLDBench's ``human_law.json`` format."""
     p = Path(path)
@@ -378,8 +384,8 @@ def print_baseline(b: Baseline, out) -> None:
         table.add_row("(a)", f"{label} ({b.params_source})", _r2(s.train), _r2(s.test), f"{s.test.nmse:.4g}",
                       f"{s.test.nmae:.4g}")
     else:
-        table.add_row("(a)", "published: none given (use --params FILE, SLDBench's human_law.json format)", "—",
-                      "—", "—", "—")
+        none = "published: none (no human_law.json beside the data; use --params FILE in that format)"
+        table.add_row("(a)", none, "—", "—", "—", "—")
     if b.refitted is None:
         table.add_row("(b)", "not refitted: the law is scored with its published constants (refit = false)", "—",
                       "—", "—", "—")

@@ -231,16 +231,10 @@ def _send(event: Event) -> None:
             pass
 
 
-def published_params_file(source: str) -> Path | None:
-    """SLDBench's ``human_law.json`` in the task's data folder, when the data came from a folder with one."""
-    p = Path(source) / "human_law.json"
-    return p if p.is_file() else None
-
-
 def human_job(task: TaskSpec, out: Path, data_dir: str | None, development: bool = False) -> dict:
     """Score a task's human law (published, refitted) and write ``DIR/human/<task>.json``.
     On the development split, published parameters are not scored (they were fitted on its test rows)."""
-    from discover.baselines import run_baseline
+    from discover.baselines import published_params_file, run_baseline
     from discover.data import development_split, load_dataset
 
     key = f"{task.name} human law"

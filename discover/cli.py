@@ -291,22 +291,26 @@ def _print_result(result) -> None:
 @cli.command()
 @click.option("--task", "task_name", required=True, help="Task name (e.g. vocab_scaling_law or vocab).")
 @click.option("--params", "params_file", type=click.Path(dir_okay=False),
-              help="Published fitted parameters per group (SLDBench's human_law.json format).")
+              help="Published fitted parameters per group (SLDBench's human_law.json format). "
+              "Default: human_law.json in the task's data folder, if there is one.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
 def baseline(task_name: str, params_file: str | None, data_dir: str | None) -> None:
-    """Score a task's human-derived law: (a) as published, with --params, and (b) refitted
-    on train by discover's fitter (warm-started from (a) when given).
+    """Score a task's human-derived law: (a) as published (--params, or the data folder's
+    human_law.json) and (b) refitted on train by discover's fitter (warm-started from (a)).
 
     \b
     Example:
-      discover baseline --task vocab --params ../shared/data/sldbench/vocab_scaling_law/human_law.json
+      discover baseline --task vocab --data-dir ../shared/data/sldbench
+      discover baseline --task vocab --params my_fit.json
     """
-    from discover.baselines import print_baseline, run_baseline
+    from discover.baselines import print_baseline, published_params_file, run_baseline
     from discover.data import load_dataset
     from discover.tasks import find_task
 
     task = find_task(task_name)
     ds = load_dataset(task, data_dir)
+    if params_file is None:
+        params_file = published_params_file(ds.source)
     print_baseline(run_baseline(task, ds, params_file), out)
 
 

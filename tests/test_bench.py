@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -207,11 +208,21 @@ def test_cli_errors_are_one_line_with_exit_2(args, message, sldbench_dir):
 
 
 def test_baseline_command_shows_published_and_refitted(sldbench_dir):
-    name = "vocab_scaling_law"
-    r = discover("baseline", "--task", "vocab", "--params", str(sldbench_dir / name / "human_law.json"),
-                 "--data-dir", str(sldbench_dir), timeout=120)
+    # the published parameters are found beside the data, with no --params
+    r = discover("baseline", "--task", "vocab", "--data-dir", str(sldbench_dir), timeout=120)
     assert r.returncode == 0, r.stderr
     assert "0.9664" in r.stdout and "reproduces" in r.stdout and "(b) differs from (a)" in r.stdout
+    assert "vocab_scaling_law/human_law.json" in r.stdout.replace("\n", "")
+
+
+def test_baseline_without_published_parameters_says_so_and_still_refits(tmp_path, sldbench_dir):
+    name = "parallel_scaling_law"
+    (tmp_path / name).mkdir()
+    for f in ("train.csv", "test.csv"):
+        shutil.copy(sldbench_dir / name / f, tmp_path / name / f)
+    r = discover("baseline", "--task", "parallel", "--data-dir", str(tmp_path), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "published: none" in r.stdout and "refitted on train" in r.stdout and "reproduces" not in r.stdout
 
 
 def test_development_bench_scores_on_trains_validation_slice_and_will_not_mix_splits(tmp_path, sldbench_dir):

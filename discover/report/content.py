@@ -721,15 +721,15 @@ def _score_human(law, task, ds, seed: int, max_params: int, two_steps: bool,
                  need_test: bool) -> tuple[Scores | None, float | None, Scores | None, Scores | None]:
     """Validation scores and the search's score by the search's protocol; test scores as
     published and refitted."""
-    from discover.baselines import load_published, published_params, refit, score_params
+    from discover.baselines import load_published, published_params, published_params_file, refit, score_params
     from discover.evaluate import score_rows, search_score
     from discover.fit import analyse, fit
     from discover.problem import make_problem
 
     G, T = len(ds.groups), len(task.targets)
     init = None
-    params_file = Path(ds.source) / "human_law.json" if ds.source else None
-    if params_file is not None and params_file.is_file():
+    params_file = published_params_file(ds.source)
+    if params_file is not None:
         init = published_params(law, load_published(params_file), list(ds.groups), T)
     elif law.constants:
         init = np.tile(np.array(law.constants), (G * T, 1))
