@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable, Iterable
 
 from discover.evaluate import Evaluation
@@ -78,15 +77,3 @@ def first_sound(ranked: list[Evaluation], flawed: Callable[[Evaluation], bool]) 
     """The first law of ``ranked`` that is not ``flawed``, else the first (``flawed`` is
     called only until one passes: it may cost a parse and a prediction)."""
     return next((r for r in ranked if not flawed(r)), ranked[0])
-
-
-def no_law_found(records: list[Evaluation], max_params: int | None = None) -> str:
-    """What to tell a user whose finished run has no valid law: why its candidates failed,
-    the most common reasons first."""
-    if not records:
-        why = f"no candidate was evaluated (no motif has {max_params} parameter(s) or fewer: --max-params)"
-    else:
-        bad = Counter(r.reason or "unknown" for r in records if not r.ok)
-        top = "; ".join(f"{reason} ×{n}" for reason, n in bad.most_common(3))
-        why = f"{sum(bad.values())} of {len(records)} candidate(s) failed ({top})"
-    return f"no law could be fitted: {why}"

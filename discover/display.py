@@ -9,7 +9,7 @@ import sympy as sp
 from rich.console import Console
 from rich.table import Table
 
-from discover.archive import Archive, no_law_found, recommend
+from discover.archive import Archive, recommend
 from discover.data import DEVELOPMENT
 from discover.expr import parse, to_text
 from discover.final import FinalLaw
@@ -42,7 +42,7 @@ def print_run(path: str | Path, out: Console) -> None:
     store = RunStore.open(path)
     cfg = store.config
     symbols, scales = cfg["symbols"], cfg["scales"]
-    final = store.read_json("final.json", default=None)  # None: the run has not finished
+    final = store.final()  # None: the run has not finished
     laws = [FinalLaw.from_json(d) for d in (final or {}).get("laws", [])]
     summary = store.read_json("summary.json", default={})
     records = store.records()
@@ -67,7 +67,7 @@ def print_run(path: str | Path, out: Console) -> None:
     if note:
         out.print(note, highlight=False)
     if not laws and final is not None:
-        out.print(no_law_found(records, cfg["search"].get("max_params")), highlight=False)
+        out.print(store.no_law_reason(), highlight=False)
         return
     if not laws:
         out.print("this run has not finished: test R² is computed at the end (continue with --resume)")

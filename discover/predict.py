@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from discover.archive import no_law_found
 from discover.data import Split
 from discover.errors import ExprError, UserError
 from discover.expr import parse
@@ -94,12 +93,12 @@ def load_admitted(path: str | Path) -> list[RunLaw] | None:
 
 def _read_run(path: str | Path) -> tuple[dict, dict]:
     store = RunStore.open(path)
-    final = store.read_json("final.json", default={})
-    if "laws" in final and not final["laws"]:
-        raise UserError(f"{store.path}: {no_law_found(store.records(), store.config['search'].get('max_params'))}")
-    if not final.get("laws"):
+    final = store.final()
+    if final is None:
         raise UserError(f"{store.path} has not finished: its laws are refitted on all of train at the end "
                         f"(continue it with `discover run --resume {store.path}`)")
+    if not final.get("laws"):
+        raise UserError(f"{store.path}: {store.no_law_reason()}")
     return store.config, final
 
 

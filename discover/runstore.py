@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,23 @@ class RunStore:
             return json.loads(p.read_text())
         except json.JSONDecodeError as exc:
             raise UserError(f"{p} is not valid JSON ({exc})") from None
+
+    def final(self) -> dict | None:
+        """``final.json``: the reported laws; None while the run has not finished."""
+        return self.read_json("final.json") if (self.path / "final.json").is_file() else None
+
+    def no_law_reason(self) -> str:
+        """What to tell a user whose finished run has no valid law: why its candidates failed,
+        the most common reasons first."""
+        records = self.records()
+        if not records:
+            max_params = self.config.get("search", {}).get("max_params")
+            why = f"no candidate was evaluated (no motif has {max_params} parameter(s) or fewer: --max-params)"
+        else:
+            bad = Counter(r.reason or "unknown" for r in records if not r.ok)
+            top = "; ".join(f"{reason} ×{n}" for reason, n in bad.most_common(3))
+            why = f"{sum(bad.values())} of {len(records)} candidate(s) failed ({top})"
+        return f"no law could be fitted: {why}"
 
     def write_json(self, name: str, data: Any) -> None:
         write_json_atomic(self.path / name, data)

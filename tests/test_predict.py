@@ -140,6 +140,9 @@ def test_an_unfinished_run_says_how_to_finish_it(run, tmp_path):
     unfinished = copy_run_without_its_end(path, tmp_path / "unfinished")
     code, _, err = discover("predict", str(unfinished), "--at", "N=1e9,D=1e10")
     assert_clean_error(code, err, "has not finished", "--resume")
+    code, out, err = discover("show", str(unfinished))  # its search-time frontier, not an error
+    assert code == 0, err
+    assert "has not finished" in out and "--resume" in out and "recommended law" not in out
 
 
 def test_the_admitted_range_spans_the_predictions_of_the_laws_the_choice_could_not_tell_apart(run):

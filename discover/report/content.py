@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from discover.archive import Archive, no_law_found, recommend
+from discover.archive import Archive, recommend
 from discover.data import DEVELOPMENT
 from discover.errors import ExprError, UserError
 from discover.evaluate import Evaluation
@@ -359,7 +359,8 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
     units = unit_names(groups, targets)
     records = store.records()
     summary = store.read_json("summary.json", default={})
-    final = store.read_json("final.json", default={})
+    final = store.final()
+    ended, final = final is not None, final or {}  # ended False: the run has not finished
     finished = bool(final.get("laws"))
     by_id = {r.id: r for r in records}
 
@@ -399,8 +400,8 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
         rec = recommend(front)
         laws = [view(r, r is rec, False) for r in front]
         others = []
-        if "laws" in final:  # finished without a valid law
-            notes.append(no_law_found(records, cfg.get("search", {}).get("max_params")))
+        if ended:  # finished without a valid law
+            notes.append(store.no_law_reason())
         else:
             notes.append("this run has not finished (no final.json): laws are shown with their search-time fit, "
                          "without train/test scores; continue it with `discover run --resume`")
