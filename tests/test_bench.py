@@ -142,7 +142,7 @@ def test_reference_rows_match_the_paper():
 
 def discover(*args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "discover.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "discover", *args], capture_output=True, text=True,
                           timeout=timeout, env=env)
 
 
@@ -277,7 +277,7 @@ def _running(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc")
 def test_killing_the_bench_ends_the_runs_it_started(tmp_path, sldbench_dir):
     out = tmp_path / "bench"
-    bench = subprocess.Popen([sys.executable, "-m", "discover.cli", "bench", "--tasks", "parallel", "--seeds", "2",
+    bench = subprocess.Popen([sys.executable, "-m", "discover", "bench", "--tasks", "parallel", "--seeds", "2",
                               "--budget", "60", "--jobs", "2", "--out", str(out), "--data-dir", str(sldbench_dir),
                               "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -13,7 +13,7 @@ def discover(*args, env_extra=None, cwd=None):
 
     env = dict(os.environ)
     env.update(env_extra or {})
-    proc = subprocess.run([sys.executable, "-m", "discover.cli", *args], capture_output=True, text=True, env=env,
+    proc = subprocess.run([sys.executable, "-m", "discover", *args], capture_output=True, text=True, env=env,
                           cwd=cwd, timeout=300)
     return proc.returncode, proc.stdout, proc.stderr
 

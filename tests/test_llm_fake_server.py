@@ -208,7 +208,7 @@ DEFAULT = Reply(content="LAW: p0 + p1*log(num_params) + p2*log(parallel_size)")
 
 def discover_run(out: Path, data: Path, *llm: str, max_evals: int | None = 250,
                  budget: float = 900) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "discover.cli", "run", "--task", "parallel", "--data-dir", str(data),
+    cmd = [sys.executable, "-m", "discover", "run", "--task", "parallel", "--data-dir", str(data),
            "--budget", str(budget), "--seed", "0", "--out", str(out), *llm]
     cmd += ["--max-evals", str(max_evals)] if max_evals else []
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -329,7 +329,7 @@ def test_without_llm_the_run_says_gp_only(sldbench_dir, tmp_path):
 
 def test_resume_with_the_llm_goes_on_counting(sldbench_dir, tmp_path):
     run = tmp_path / "run"
-    base = [sys.executable, "-m", "discover.cli", "run", "--data-dir", str(sldbench_dir), "--quiet"]
+    base = [sys.executable, "-m", "discover", "run", "--data-dir", str(sldbench_dir), "--quiet"]
     with FakeOpenAI([], Reply(content=GOOD + "\nLAW: p0*N")) as srv:
         llm = ["--llm", "fake-model", "--llm-base-url", srv.url]
         first = subprocess.run(base + ["--task", "parallel", "--budget", "20", "--out", str(run), *llm],
@@ -350,7 +350,7 @@ def test_resume_with_the_llm_goes_on_counting(sldbench_dir, tmp_path):
 
 def test_resume_without_llm_options_calls_the_recorded_model_again_unless_no_llm(sldbench_dir, tmp_path):
     run = tmp_path / "run"
-    base = [sys.executable, "-m", "discover.cli", "run", "--data-dir", str(sldbench_dir), "--quiet"]
+    base = [sys.executable, "-m", "discover", "run", "--data-dir", str(sldbench_dir), "--quiet"]
     with FakeOpenAI([], Reply(content=GOOD + "\nLAW: p0*N")) as srv:
         first = subprocess.run(base + ["--task", "parallel", "--budget", "10", "--out", str(run), "--llm", "fake-model",
                                        "--llm-base-url", srv.url, "--llm-budget-tokens", "100000000"],

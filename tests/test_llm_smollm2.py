@@ -95,7 +95,7 @@ def test_smollm2_answers_flow_through_a_run(llama_server, sldbench_dir, tmp_path
     assert warm.usage.prompt_tokens > 1000 and warm.choices[0].message.content
     budget = min(900.0, max(180.0, 6 * latency))  # room for a few answers, one call at a time
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "discover.cli", "run", "--task", "parallel", "--data-dir", str(sldbench_dir),
+    cmd = [sys.executable, "-m", "discover", "run", "--task", "parallel", "--data-dir", str(sldbench_dir),
            "--budget", f"{budget:.0f}", "--seed", "0", "--out", str(run), "--llm", MODEL, "--llm-base-url",
            llama_server, "--llm-concurrency", "1", "--llm-max-tokens", "160", "--llm-timeout", f"{budget:.0f}"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=budget + 600)

@@ -79,7 +79,7 @@ def test_gp_tree_round_trip_keeps_the_law():
 
 
 def _run_cli(args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "discover.cli", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "discover", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
