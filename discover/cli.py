@@ -171,7 +171,6 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     console.print(f"[bold]{task.name}[/bold]: {split}{len(ds.train)} train rows, {len(ds.test)} test rows, "
                   f"{len(ds.groups)} group(s); budget {budget:g}s, seed {seed}; "
                   f"{llm.description if llm else 'GP-only search (no LLM configured)'}", highlight=False)
-    console.print(f"run folder: {path}")
     unscorable = unscorable_test(ds)
     if unscorable:
         console.print(f"note: {unscorable}", highlight=False)

@@ -98,6 +98,8 @@ def start_run(task: TaskSpec, ds: Dataset, out: Path, config: SearchConfig, prop
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "split": ds.split,
         "ranges": train_ranges(ds.train, ds.groups, task.inputs, task.symbols), **(extra or {}),
     })
+    if on_note is not None:
+        on_note(f"run folder: {out}")
     search = Search(problem, config, store, proposers, on_progress)
     return _finish(search, store, ds, on_note)
 
