@@ -162,6 +162,20 @@ def is_done(path: Path) -> bool:
     return (path / "final.json").is_file()
 
 
+def runs_outside(config: BenchConfig) -> list[str]:
+    """Run folders of the bench folder that this batch does not cover (another task or seed,
+    from an earlier batch into the same folder): its results files leave them out."""
+    ours = {run_dir(config.out, t.name, s) for t in config.tasks for s in config.seed_ids}
+    found = sorted((p.parent for p in Path(config.out).glob("runs/*/seed*/config.json")),
+                   key=lambda p: (p.parent.name, _seed_of(p)))
+    return [f"{p.parent.name} {p.name.replace('seed', 'seed ')}" for p in found if p not in ours]
+
+
+def _seed_of(path: Path) -> int:
+    tail = path.name.removeprefix("seed")
+    return int(tail) if tail.isdigit() else -1
+
+
 # --- reference results of the paper ------------------------------------------------------------
 
 
@@ -631,6 +645,12 @@ def markdown(config: BenchConfig, rows: list[TaskRow], reference: Reference) -> 
     if config.skipped:
         lines += ["", "## Tasks left out of this batch", "", *(f"- {s}" for s in config.skipped),
                   "", "The means above are over the tasks that ran."]
+    outside = runs_outside(config)
+    if outside:
+        lines += ["", "## Runs in this folder outside this batch", "",
+                  f"{len(outside)} run(s) from another batch are in this folder and not in the tables above: "
+                  + ", ".join(outside) + ". Name their tasks and seeds (--tasks, --seeds, --first-seed) to include "
+                  "them; finished runs are not redone."]
     failures = [f"- {t.task} seed {r.seed}: {r.status}{': ' + r.error if r.error else ''}"
                 for t in rows for r in t.runs if r.status != "ok"]
     if failures:
@@ -656,6 +676,10 @@ def print_overview(config: BenchConfig, rows: list[TaskRow], out: Any) -> None:
     failed = sum(r.status != "ok" for t in rows for r in t.runs)
     if failed:
         out.print(f"{failed} run(s) failed or missing (each counted −1): see results.md", highlight=False)
+    outside = runs_outside(config)
+    if outside:
+        out.print(f"{len(outside)} run(s) in {config.out} are from another batch and left out of these results "
+                  f"({', '.join(outside[:4])}{', ...' if len(outside) > 4 else ''}): see results.md", highlight=False)
     out.print(f"results: {config.out / 'results.md'}, results.csv, results.json", highlight=False)
 
 

@@ -24,6 +24,7 @@ from discover.errors import UserError
 from discover.evaluate import Evaluation
 
 CANDIDATES = "candidates.jsonl"
+_REQUIRED = object()  # read_json: no default, a missing file is an error
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -73,10 +74,11 @@ class RunStore:
     def config(self) -> dict:
         return self.read_json("config.json")
 
-    def read_json(self, name: str, default: Any = None) -> Any:
+    def read_json(self, name: str, default: Any = _REQUIRED) -> Any:
+        """A JSON file of the run; ``default`` when it is missing (a UserError without one)."""
         p = self.path / name
         if not p.is_file():
-            if default is not None:
+            if default is not _REQUIRED:
                 return default
             raise UserError(f"{p} is missing")
         try:
@@ -86,7 +88,7 @@ class RunStore:
 
     def final(self) -> dict | None:
         """``final.json``: the reported laws; None while the run has not finished."""
-        return self.read_json("final.json") if (self.path / "final.json").is_file() else None
+        return self.read_json("final.json", default=None)
 
     def no_law_reason(self) -> str:
         """What to tell a user whose finished run has no valid law: why its candidates failed,

@@ -108,9 +108,14 @@ def test_first_seed_confirms_on_fresh_seeds_without_counting_earlier_runs(tmp_pa
     rows = collect(config, ref)
     assert [r.seed for r in rows[0].runs] == [2, 3, 4]
     assert rows[0].r2_mean == pytest.approx(0.7)
+    fake_run(tmp_path, "vocab_scaling_law", 10, 0.9)  # another task's batch in the same folder
     write_results(config, rows, ref)
-    assert "× 3 seed(s) (seeds 2–4)" in (tmp_path / "results.md").read_text()
+    md = (tmp_path / "results.md").read_text()
+    assert "× 3 seed(s) (seeds 2–4)" in md
     assert json.loads((tmp_path / "results.json").read_text())["first_seed"] == 2
+    # the runs the tables leave out are named, not silently dropped
+    assert ("3 run(s) from another batch are in this folder and not in the tables above: parallel_scaling_law "
+            "seed 0, parallel_scaling_law seed 1, vocab_scaling_law seed 10.") in md
 
 
 def test_an_error_in_a_run_is_recorded_and_counts_minus_one(tmp_path, sldbench_dir, monkeypatch):
