@@ -277,7 +277,8 @@ def report(path: str, out_file: str | None, fmt: str, data_dir: str | None) -> N
     """
     from discover.report import write_report
 
-    written = write_report(path, out_file, fmt, data_dir)
+    written = write_report(path, out_file, fmt, data_dir,
+                           progress=lambda text: console.print(text, highlight=False))
     out.print(str(written), highlight=False, soft_wrap=True)
 
 

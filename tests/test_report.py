@@ -363,10 +363,14 @@ def test_bench_report_table_and_run_sections(tmp_path_factory):
     disc, human = by_system["discover, mean of seeds"].cells[0], by_system["human law, published parameters"].cells[0]
     assert ("beats" in disc.css) == (disc.value >= human.value)
     assert "win" in by_system["SLDAgent + GPT-5 (paper)"].cells[0].css  # 1.0 is the best in the column
-    out = write_report(root, root / "bench.html", "html", SLDBENCH)
+    steps: list[str] = []  # a bench report takes a while: each task is announced
+    out = write_report(root, root / "bench.html", "html", SLDBENCH, progress=steps.append)
+    assert steps == [f"reading {TASK} (1/1)", f"drawing {TASK} (1/1)"]
     html = out.read_text()
     assert f'href="#{bench.tasks[0].anchor}"' in html and f'id="{bench.tasks[0].anchor}"' in html
-    md = write_report(root, root / "bench.md", "md", SLDBENCH).read_text()
+    steps.clear()
+    md = write_report(root, root / "bench.md", "md", SLDBENCH, progress=steps.append).read_text()
+    assert steps == [f"reading {TASK} (1/1)", f"drawing {TASK} (1/1)"]
     assert f'<a id="{TASK}"></a>' in md and f"(#{TASK})" in md
     assert (root / "bench_files" / f"{TASK}-frontier.png").is_file()
 

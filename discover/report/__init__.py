@@ -6,6 +6,7 @@ and ``export_markdown`` render the same content.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from discover.errors import UserError
@@ -13,7 +14,8 @@ from discover.errors import UserError
 FORMATS = {"html": ".html", "md": ".md"}
 
 
-def build(path: str | Path, data_dir: str | Path | None = None, human: bool = True):
+def build(path: str | Path, data_dir: str | Path | None = None, human: bool = True,
+          progress: Callable[[str], None] | None = None):
     """The report content of a run folder (``RunReport``) or a bench folder (``BenchReport``)."""
     from discover.report.content import is_bench, load_bench, load_run
 
@@ -23,19 +25,21 @@ def build(path: str | Path, data_dir: str | Path | None = None, human: bool = Tr
     if (p / "config.json").is_file():
         return load_run(p, data_dir, human=human)
     if is_bench(p):
-        return load_bench(p, data_dir, human=human)
+        return load_bench(p, data_dir, human=human, progress=progress)
     raise UserError(f"{p} is neither a run folder (no config.json) nor a bench folder (no results.json or runs/)")
 
 
 def write_report(path: str | Path, out: str | Path | None = None, fmt: str = "html",
-                 data_dir: str | Path | None = None, human: bool = True) -> Path:
-    """Write the report of a run or bench folder; returns the file written (default ``PATH/report.html``)."""
+                 data_dir: str | Path | None = None, human: bool = True,
+                 progress: Callable[[str], None] | None = None) -> Path:
+    """Write the report of a run or bench folder; returns the file written (default ``PATH/report.html``).
+    ``progress`` hears of each step of a bench report (a run's is quick)."""
     if fmt not in FORMATS:
         raise UserError(f"unknown report format {fmt!r}: use html or md")
     target = Path(out) if out else Path(path) / f"report{FORMATS[fmt]}"
-    content = build(path, data_dir, human=human)
+    content = build(path, data_dir, human=human, progress=progress)
     if fmt == "html":
         from discover.report.export_html import write
     else:
         from discover.report.export_markdown import write
-    return write(content, target)
+    return write(content, target, progress)

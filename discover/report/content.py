@@ -19,6 +19,7 @@ import math
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -784,8 +785,10 @@ def _float(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def load_bench(path: str | Path, data_dir: str | Path | None = None, human: bool = True) -> BenchReport:
-    """Gather a bench folder: ``results.json`` (tolerantly) and one run section per task."""
+def load_bench(path: str | Path, data_dir: str | Path | None = None, human: bool = True,
+               progress: Callable[[str], None] | None = None) -> BenchReport:
+    """Gather a bench folder: ``results.json`` (tolerantly) and one run section per task
+    (``progress`` hears of each task read)."""
     root = Path(path)
     results = _read(root / "results.json")
     notes: list[str] = []
@@ -799,8 +802,10 @@ def load_bench(path: str | Path, data_dir: str | Path | None = None, human: bool
         task_rows = [{"task": p.name} for p in sorted((root / "runs").glob("*")) if p.is_dir()]
     tasks: list[BenchTask] = []
     runs: list[RunReport] = []
-    for t in task_rows:
+    for i, t in enumerate(task_rows):
         name = str(t["task"])
+        if progress is not None:
+            progress(f"reading {name} ({i + 1}/{len(task_rows)})")
         seeds = _seeds(root, name, t.get("runs"))
         ok = [(s, r2) for s, status, r2 in seeds if status == "ok" and r2 is not None]
         best_seed = max(ok, key=lambda sr: sr[1])[0] if ok else None

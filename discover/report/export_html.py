@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
@@ -72,13 +73,18 @@ def render_run(run: RunReport) -> str:
         title=f"discover report — {run.meta.task}", section=run_context(run), generated=generated())
 
 
-def render_bench(bench: BenchReport) -> str:
+def render_bench(bench: BenchReport, progress: Callable[[str], None] | None = None) -> str:
+    sections = []
+    for i, run in enumerate(bench.runs):
+        if progress is not None:
+            progress(f"drawing {run.meta.task} ({i + 1}/{len(bench.runs)})")
+        sections.append(run_context(run))
     return environment().get_template("bench.html.j2").render(
-        title=bench.title, bench=bench, sections=[run_context(r) for r in bench.runs], generated=generated())
+        title=bench.title, bench=bench, sections=sections, generated=generated())
 
 
-def write(content: RunReport | BenchReport, out: Path) -> Path:
-    html = render_bench(content) if isinstance(content, BenchReport) else render_run(content)
+def write(content: RunReport | BenchReport, out: Path, progress: Callable[[str], None] | None = None) -> Path:
+    html = render_bench(content, progress) if isinstance(content, BenchReport) else render_run(content)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from discover.report.content import BenchReport, LawView, RunReport, generated
@@ -144,7 +145,8 @@ def _law(law: LawView, h: str) -> list[str]:
     return out
 
 
-def bench_markdown(bench: BenchReport, files: Path, rel: str) -> list[str]:
+def bench_markdown(bench: BenchReport, files: Path, rel: str,
+                   progress: Callable[[str], None] | None = None) -> list[str]:
     out = [f"# {bench.title}", "", f"{bench.settings}.", ""]
     out += [f"> {n}" for n in bench.notes] + ([""] if bench.notes else [])
     out += ["## Results: test R² per task", "",
@@ -171,17 +173,19 @@ def bench_markdown(bench: BenchReport, files: Path, rel: str) -> list[str]:
     out += ["### Per task", ""]
     out += _table(["task", "runs ok", "mean R²", "best R²", "seeds (test R²)", "human, published", "human, refitted",
                    "best law (raw units)"], per_task, right={1, 2, 3, 5, 6})
-    for run in bench.runs:
+    for i, run in enumerate(bench.runs):
+        if progress is not None:
+            progress(f"drawing {run.meta.task} ({i + 1}/{len(bench.runs)})")
         out += run_markdown(run, files, rel, level=2, prefix=f"{_slug(run.meta.task)}-")
     return out
 
 
-def write(content: RunReport | BenchReport, out: Path) -> Path:
+def write(content: RunReport | BenchReport, out: Path, progress: Callable[[str], None] | None = None) -> Path:
     """Write ``out`` (Markdown) and its PNGs into ``<out stem>_files/`` beside it."""
     files = out.parent / f"{out.stem}_files"
     rel = files.name
     if isinstance(content, BenchReport):
-        lines = bench_markdown(content, files, rel)
+        lines = bench_markdown(content, files, rel, progress)
     else:
         lines = run_markdown(content, files, rel)
     lines += ["---", f"Made by `discover report` on {generated()}."]
