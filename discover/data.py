@@ -105,6 +105,21 @@ def unscorable_test(ds: Dataset) -> str:
             "with the held-out value(s) (`discover predict`)")
 
 
+def negative_inputs(ds: Dataset) -> list[str]:
+    """A note per input with negative values in train: fractional powers and logs of such an
+    input are undefined there, so laws built on them fail and the search must reach it otherwise
+    (a sign error in a column of sizes shows up here)."""
+    notes = []
+    for name, sym in zip(ds.task.inputs, ds.task.symbols, strict=True):
+        x = ds.train.X[sym]
+        neg = np.flatnonzero(x < 0)
+        if len(neg):
+            notes.append(f"input {name!r} has {len(neg)} negative value(s) in {len(x)} training rows (the first: "
+                         f"{x[neg[0]]:g}): fractional powers and logs of {name} are undefined there, and laws "
+                         "built on them fail on those rows")
+    return notes
+
+
 def development_split(ds: Dataset) -> Dataset:
     """The dataset for judging changes to discovery itself without reading its test rows:
     train's validation slice (the task's validation rule, seed 0) stands in for the test

@@ -187,6 +187,19 @@ def test_a_constant_target(tmp_path):
     assert_clean_error(code, err, "train", "single value")
 
 
+def test_a_negative_input_value_is_pointed_out_and_the_run_goes_on(tmp_path):
+    table = GOOD.replace("\n8,", "\n-8,", 1)  # a sign error in one row of a size column
+    p = write(tmp_path, "runs.csv", table)
+    code, out, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--max-evals", "20",
+                              "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    assert "note: input 'N' has 1 negative value(s)" in err and "(the first: -8)" in err
+    assert "input 'D'" not in err and "recommended law" in out
+    code, _, err = discover("run", "--csv", str(write(tmp_path, "ok.csv", GOOD)), "--inputs", "N,D", "--target",
+                            "loss", "--max-evals", "5", "--out", str(tmp_path / "run2"))
+    assert code == 0 and "negative value" not in err
+
+
 def test_a_run_where_no_law_fits_says_so_and_ends(tmp_path):
     p = write(tmp_path, "runs.csv", GOOD)
     code, out, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--max-params", "1",
