@@ -200,6 +200,14 @@ def test_a_negative_input_value_is_pointed_out_and_the_run_goes_on(tmp_path):
     assert code == 0 and "negative value" not in err
 
 
+def test_openai_endpoint_without_a_key_is_refused_before_the_run(tmp_path, sldbench_dir):
+    env = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+    code, _, err = discover("run", "--task", "parallel", "--data-dir", str(sldbench_dir), "--llm", "gpt-4o",
+                            "--max-evals", "5", "--out", str(tmp_path / "run"), env_extra=env)
+    assert_clean_error(code, err, "OPENAI_API_KEY", "--llm-base-url")
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_run_where_no_law_fits_says_so_and_ends(tmp_path):
     p = write(tmp_path, "runs.csv", GOOD)
     code, out, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--max-params", "1",

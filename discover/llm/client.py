@@ -74,6 +74,9 @@ class RetryPolicy:
     max_wait: float = 30.0  # cap on one wait, Retry-After included
 
 
+OPENAI_URL = "https://api.openai.com/v1"  # the default endpoint (an empty $OPENAI_BASE_URL means this too)
+
+
 class ChatClient:
     """Chat completions against an OpenAI-compatible endpoint.
 
@@ -89,7 +92,7 @@ class ChatClient:
         self.retry = retry
         self._jitter = random.Random()  # never the global generator: the GP draws from it, and must stay seeded
         self._client = OpenAI(api_key=api_key or os.environ.get("OPENAI_API_KEY") or "no-key",
-                              base_url=base_url or os.environ.get("OPENAI_BASE_URL") or None,
+                              base_url=base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL,
                               timeout=timeout, max_retries=0)
         self.base_url = str(self._client.base_url)
 

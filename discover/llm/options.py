@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 import click
 
@@ -93,6 +94,7 @@ def setup_llm(opts: dict, run_dir: str | Path, notify: Callable[[str], None], ta
     if replay_dir:
         return _replay(opts, replay_dir, run_dir, notify, text, max_params)
     from discover.llm.budget import Budget, Price, load_prices, price_for
+    from discover.llm.client import OPENAI_URL
     from discover.llm.prompt import load_templates
     from discover.llm.proposer import LLMProposer, LLMSettings
 
@@ -106,6 +108,9 @@ def setup_llm(opts: dict, run_dir: str | Path, notify: Callable[[str], None], ta
     budget = Budget(opts.get("llm_budget_tokens"), opts.get("llm_budget_usd"), price)
     templates = Templates(**recorded["templates"]) if recorded else load_templates(opts.get("llm_prompts"))
     proposer = LLMProposer(settings, templates, text, max_params, run_dir / "llm", budget, notify)
+    if not proposer.client.key_set and urlparse(proposer.client.base_url).hostname == urlparse(OPENAI_URL).hostname:
+        raise UserError(f"--llm {model}: OpenAI's endpoint needs a key in $OPENAI_API_KEY (for another "
+                        "OpenAI-compatible server, give --llm-base-url or $OPENAI_BASE_URL)")
     ratio = opts["llm_ratio"] if opts.get("llm_ratio") is not None else DEFAULT_RATIO
     limits = [f"{budget.max_tokens:,} tokens" if budget.max_tokens else "",
               f"${budget.max_usd:g}" if budget.max_usd is not None else ""]
