@@ -19,7 +19,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -897,6 +897,14 @@ def _bench_rows(results: dict, tasks: list[BenchTask]) -> list[BenchRow]:
 
 def _mean(values: list[float | None]) -> float | None:
     return sum(values) / len(values) if values and all(v is not None for v in values) else None
+
+
+def drawing(runs: tuple[RunReport, ...], progress: Callable[[str], None] | None) -> Iterator[RunReport]:
+    """A bench's run sections in order, each announced to ``progress`` (if any) as its turn comes."""
+    for i, run in enumerate(runs):
+        if progress is not None:
+            progress(f"drawing {run.meta.task} ({i + 1}/{len(runs)})")
+        yield run
 
 
 def generated() -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jinja2
 
-from discover.report.content import BenchReport, LawView, RunReport, generated
+from discover.report.content import BenchReport, LawView, RunReport, drawing, generated
 from discover.report.math import try_render
 from discover.report.plots import run_images
 
@@ -74,11 +74,7 @@ def render_run(run: RunReport) -> str:
 
 
 def render_bench(bench: BenchReport, progress: Callable[[str], None] | None = None) -> str:
-    sections = []
-    for i, run in enumerate(bench.runs):
-        if progress is not None:
-            progress(f"drawing {run.meta.task} ({i + 1}/{len(bench.runs)})")
-        sections.append(run_context(run))
+    sections = [run_context(r) for r in drawing(bench.runs, progress)]
     return environment().get_template("bench.html.j2").render(
         title=bench.title, bench=bench, sections=sections, generated=generated())
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from discover.report.content import BenchReport, LawView, RunReport, generated
+from discover.report.content import BenchReport, LawView, RunReport, drawing, generated
 from discover.report.plots import run_images
 from discover.score import Scores
 
@@ -173,9 +173,7 @@ def bench_markdown(bench: BenchReport, files: Path, rel: str,
     out += ["### Per task", ""]
     out += _table(["task", "runs ok", "mean R²", "best R²", "seeds (test R²)", "human, published", "human, refitted",
                    "best law (raw units)"], per_task, right={1, 2, 3, 5, 6})
-    for i, run in enumerate(bench.runs):
-        if progress is not None:
-            progress(f"drawing {run.meta.task} ({i + 1}/{len(bench.runs)})")
+    for run in drawing(bench.runs, progress):
         out += run_markdown(run, files, rel, level=2, prefix=f"{_slug(run.meta.task)}-")
     return out
 
