@@ -100,7 +100,7 @@ class RunStore:
         else:
             bad = Counter(r.reason or "unknown" for r in records if not r.ok)
             top = "; ".join(f"{reason} ×{n}" for reason, n in bad.most_common(3))
-            why = f"{sum(bad.values())} of {len(records)} candidate(s) failed ({top})"
+            why = f"{sum(bad.values())} of {len(records)} candidate(s) failed" + (f" ({top})" if top else "")
         return f"no law could be fitted: {why}"
 
     def write_json(self, name: str, data: Any) -> None:
