@@ -125,7 +125,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     """
     import dataclasses
 
-    from discover.data import development_split, load_dataset, negative_inputs, unscorable_test
+    from discover.data import constant_inputs, development_split, load_dataset, negative_inputs, unscorable_test
     from discover.llm.options import setup_llm
     from discover.runner import default_out, resume_run, start_run
     from discover.search.loop import SearchConfig
@@ -171,7 +171,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     console.print(f"[bold]{task.name}[/bold]: {split}{len(ds.train)} train rows, {len(ds.test)} test rows, "
                   f"{len(ds.groups)} group(s); budget {budget:g}s, seed {seed}; "
                   f"{llm.description if llm else 'GP-only search (no LLM configured)'}", highlight=False)
-    for text in [*negative_inputs(ds), unscorable_test(ds)]:
+    for text in [*negative_inputs(ds), *constant_inputs(ds), unscorable_test(ds)]:
         if text:
             console.print(f"note: {text}", highlight=False)
     result = start_run(task, ds, path, config, on_progress=progress, command=shlex.join(["discover", *sys.argv[1:]]),

@@ -120,6 +120,25 @@ def negative_inputs(ds: Dataset) -> list[str]:
     return notes
 
 
+def constant_inputs(ds: Dataset) -> list[str]:
+    """A note per input that takes a single value in train within every group: each group's own
+    parameters absorb it, so the law cannot learn how the target moves with it, and a law that
+    uses it only trades parameters for nothing (with one group: the input is a constant)."""
+    notes = []
+    for name, sym in zip(ds.task.inputs, ds.task.symbols, strict=True):
+        x, g = ds.train.X[sym], ds.train.group
+        if not len(x) or any(np.ptp(x[g == k]) > 0 for k in np.unique(g)):
+            continue
+        if len(ds.groups) == 1:
+            notes.append(f"input {name!r} takes a single value in train ({x[0]:g}): the law cannot learn how the "
+                         "target moves with it; drop it, or add runs where it varies")
+        else:
+            notes.append(f"input {name!r} takes a single value within each group in train: each group's own "
+                         f"parameters absorb it, so the law cannot learn how the target moves with {name} "
+                         "(drop it, or drop the grouping so that runs of different groups are fitted together)")
+    return notes
+
+
 def development_split(ds: Dataset) -> Dataset:
     """The dataset for judging changes to discovery itself without reading its test rows:
     train's validation slice (the task's validation rule, seed 0) stands in for the test

@@ -200,6 +200,23 @@ def test_a_negative_input_value_is_pointed_out_and_the_run_goes_on(tmp_path):
     assert code == 0 and "negative value" not in err
 
 
+def test_an_input_that_never_varies_within_a_group_is_pointed_out(tmp_path):
+    # one model per group: N is fixed inside each, so per-group parameters absorb it
+    table = "N,D,loss,model,seq\n" + "".join(f"{n},{d},{2 + 10 / n ** 0.3 + 5 / d ** 0.2},m{n},2048\n"
+                                                for n in (1, 2, 4) for d in (10, 20, 40, 80, 160, 320, 640, 1280))
+    p = write(tmp_path, "runs.csv", table)
+    code, out, err = discover("run", "--csv", str(p), "--inputs", "N,D,seq", "--target", "loss", "--group", "model",
+                              "--holdout", "top value of D per group", "--max-evals", "10",
+                              "--out", str(tmp_path / "grouped"))
+    assert code == 0, err
+    assert "note: input 'N' takes a single value within each group" in err and "input 'D'" not in err
+    assert "note: input 'seq' takes a single value within each group" in err and "recommended law" in out
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N,D,seq", "--target", "loss", "--max-evals", "10",
+                            "--out", str(tmp_path / "pooled"))
+    assert code == 0, err
+    assert "note: input 'seq' takes a single value in train (2048)" in err and "input 'N'" not in err
+
+
 def test_openai_endpoint_without_a_key_is_refused_before_the_run(tmp_path, sldbench_dir):
     env = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
     code, _, err = discover("run", "--task", "parallel", "--data-dir", str(sldbench_dir), "--llm", "gpt-4o",
