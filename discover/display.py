@@ -12,7 +12,7 @@ from rich.table import Table
 from discover.archive import Archive, recommend
 from discover.data import DEVELOPMENT
 from discover.expr import parse, to_text
-from discover.final import FinalLaw
+from discover.final import FinalLaw, extreme_limit, extreme_parameters, unit_names
 from discover.runstore import RunStore
 from discover.select import describe as describe_selection
 
@@ -80,6 +80,9 @@ def print_run(path: str | Path, out: Console) -> None:
         out.print(f"  {cfg['targets'][0] if len(cfg['targets']) == 1 else 'each target'} = "
                   f"{raw_units(rec.text, symbols, scales)}", highlight=False)
         _print_params(rec, cfg, out)
+        units = unit_names(cfg["groups"], cfg["targets"])
+        if note := extreme_parameters("", rec.names, rec.params, units, extreme_limit(cfg.get("target_size", 1.0))):
+            out.print(f"note: {note}", highlight=False)
     if summary:
         out.print(f"{summary.get('evaluations', len(records))} candidates ({summary.get('failed', 0)} rejected) in "
                   f"{summary.get('elapsed', 0):.0f}s; origins: {summary.get('origins', {})}", highlight=False)
@@ -98,14 +101,12 @@ def _print_params(law: FinalLaw, cfg: dict, out: Console, most: int = 12) -> Non
     """Fitted parameters of a law, one row per group (and target), the first ``most`` of them."""
     if not law.params:
         return
-    groups, targets = cfg["groups"], cfg["targets"]
     table = Table(title="fitted parameters (scaled inputs)", title_justify="left")
-    table.add_column("group" if len(targets) == 1 else "group / target")
+    table.add_column("group" if len(cfg["targets"]) == 1 else "group / target")
     for name in law.names:
         table.add_column(name, justify="right")
-    for u, row in enumerate(law.params[:most]):
-        g, t = groups[u % len(groups)], targets[u // len(groups)]
-        table.add_row(g if len(targets) == 1 else f"{g} / {t}", *(f"{v:.6g}" for v in row))
+    for unit, row in zip(unit_names(cfg["groups"], cfg["targets"]), law.params[:most], strict=False):
+        table.add_row(unit, *(f"{v:.6g}" for v in row))
     out.print(table)
     if len(law.params) > most:
         out.print(f"... {len(law.params) - most} more rows in final.json", highlight=False)

@@ -7,6 +7,8 @@ and its numbers are never fed back into selection.
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,3 +138,49 @@ def held_fit(structure, record: Evaluation, search: np.ndarray, problem: Problem
         if result.ok and not new_breaks(structure, result.params, search, problem):
             return result.params, "fit without the validation slice"
     return search, "search fit"
+
+
+def unit_names(groups: Sequence[str], targets: Sequence[str]) -> tuple[str, ...]:
+    """Fit unit names in unit order (target_index * n_groups + group)."""
+    return tuple(g if len(targets) == 1 else f"{g} / {t}" for t in targets for g in groups)
+
+
+EXTREME = 1e6  # |parameter| beyond which a law on inputs scaled to order one is leaning on degenerate constants
+
+
+def target_size(ds: Dataset) -> float:
+    """The typical size of the targets in train (median |y|), recorded with a run for :func:`extreme_limit`."""
+    return float(np.median(np.abs(ds.train.Y))) if len(ds.train.Y) else 1.0
+
+
+def extreme_limit(size: float) -> float:
+    """The |parameter| that counts as extreme for targets of typical size ``size``."""
+    return EXTREME * max(1.0, size)
+
+
+def extreme_parameters(label: str, names: Sequence[str], params: Sequence[Sequence[float]],
+                       units: Sequence[str], limit: float = EXTREME, shown: int = 3) -> str:
+    """A note when some fitted parameter (``params``: one row per unit, named ``names``) of the
+    recommended law ``label`` reaches ``limit`` in size ('' if none).
+
+    The search fits laws on inputs scaled to order one (problem.input_scales) and targets of
+    their own size, so a sensible law needs no constant of 1e6 times the target; when the fit
+    drives one there, the form is usually standing in for another (a power of a sum for an
+    exponential; two huge terms that cancel). Its predictions are still scored as they are; the
+    note tells the reader not to read meaning into those constants."""
+    hits = sorted(((abs(v), name, u, v) for u, row in enumerate(params)
+                   for name, v in zip(names, row, strict=False) if math.isfinite(v) and abs(v) >= limit),
+                  reverse=True)
+    if not hits:
+        return ""
+    many = len(params) > 1
+
+    def where(u: int) -> str:
+        return f" in {units[u] if u < len(units) else f'unit {u}'}" if many else ""
+
+    listed = ", ".join(f"{name} = {v:.3g}{where(u)}" for _, name, u, v in hits[:shown])
+    more = f" and {len(hits) - shown} more" if len(hits) > shown else ""
+    law = f"the recommended law {label}" if label else "the recommended law"
+    return (f"{law} has fitted parameters of extreme size ({listed}{more}): on inputs scaled to order one this "
+            "usually means its form stands in for another (a power of a sum for an exponential, large terms that "
+            "cancel); its predictions are scored as they are, but these constants carry no meaning of their own")

@@ -18,7 +18,7 @@ from discover import __version__
 from discover.archive import Archive
 from discover.data import Dataset, as_recorded, load_dataset
 from discover.errors import UserError
-from discover.final import FinalLaw, finalize, refit_config
+from discover.final import FinalLaw, finalize, refit_config, target_size
 from discover.fit import FitConfig
 from discover.predict import train_ranges
 from discover.problem import make_problem
@@ -96,7 +96,8 @@ def start_run(task: TaskSpec, ds: Dataset, out: Path, config: SearchConfig, prop
         "rows": {"fit": problem.fit.n, "validation": problem.val.n, "train": problem.train.n, "test": len(ds.test)},
         "version": __version__, "python": platform.python_version(), "command": command or " ".join(sys.argv),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "split": ds.split,
-        "ranges": train_ranges(ds.train, ds.groups, task.inputs, task.symbols), **(extra or {}),
+        "ranges": train_ranges(ds.train, ds.groups, task.inputs, task.symbols), "target_size": target_size(ds),
+        **(extra or {}),
     })
     if on_note is not None:
         on_note(f"run folder: {out}")

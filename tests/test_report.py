@@ -3,6 +3,7 @@ render all of it, self-contained; missing data, changed data and unfinished runs
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -284,41 +285,43 @@ def test_changed_data_is_reported(report_run_dir, tmp_path):
 
 
 def test_extreme_fitted_constants_are_flagged_not_hidden():
-    from dataclasses import replace
+    from discover.final import extreme_parameters
 
-    from discover.report.content import extreme_parameters
-
-    law = replace(_any_law(), label="L3", names=("p0", "p1", "p2"), units=("a", "b"),
-                  params=((2.0, 2.8e54, -98.0), (1.5, 3.0, 0.5)))
-    note = extreme_parameters(law)
+    names, units = ("p0", "p1", "p2"), ("a", "b")
+    note = extreme_parameters("L3", names, ((2.0, 2.8e54, -98.0), (1.5, 3.0, 0.5)), units)
     assert "L3" in note and "p1 = 2.8e+54 in a" in note and "p2" not in note and "p0" not in note
-    assert extreme_parameters(replace(law, params=((2.0, 3.0e5, -98.0),))) == ""
-    assert extreme_parameters(replace(law, params=((2.0, 3.0e5, -98.0),)), limit=1e5)  # the limit is the caller's
-    four = replace(law, names=("p0",), units=("a",), params=((1e7,), (-2e9,), (3e8,), (4e10,)))
-    assert "p0 = 4e+10 in unit 3, p0 = -2e+09 in unit 1, p0 = 3e+08 in unit 2 and 1 more" in extreme_parameters(four)
+    assert extreme_parameters("L3", names, ((2.0, 3.0e5, -98.0),), units) == ""
+    assert extreme_parameters("L3", names, ((2.0, 3.0e5, -98.0),), units, limit=1e5)  # the limit is the caller's
+    four = extreme_parameters("L3", ("p0",), ((1e7,), (-2e9,), (3e8,), (4e10,)), ("a",))
+    assert "p0 = 4e+10 in unit 3, p0 = -2e+09 in unit 1, p0 = 3e+08 in unit 2 and 1 more" in four
 
 
-def _any_law():
-    from discover.report.content import LawView
+def test_a_run_whose_law_leans_on_a_degenerate_constant_says_so_in_its_report_and_show(report_run_dir, tmp_path):
+    from rich.console import Console
 
-    return LawView(id=1, label="L1", text="p0", raw_text="p0", latex="", complexity=1, n_params=1, origin="motif",
-                   names=("p0",), units=("all",), params=((1.0,),), train=None, val=score(np.ones(3), np.ones(3)),
-                   test=None, recommended=True, refitted=True)
+    from discover.display import print_run
 
+    def shown(path: Path) -> str:  # what `discover show` prints
+        console = Console(width=200, file=io.StringIO())
+        print_run(path, console)
+        return console.file.getvalue()
 
-def test_a_run_whose_law_leans_on_a_degenerate_constant_says_so_in_its_report(report_run_dir, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(report_run_dir, run)
     final = json.loads((run / "final.json").read_text())
     rec = next(d for d in final["laws"] if d["recommended"])
     before = load_run(run, SLDBENCH, human=False)
     assert not any("extreme size" in n for n in before.notes)  # the real run's constants are sane
+    assert "extreme size" not in shown(run)
+    assert json.loads((run / "config.json").read_text())["target_size"] > 1  # parallel's losses: the limit scales
     rec["params"][0][-1] = 2.8e54
     (run / "final.json").write_text(json.dumps(final))
     report = load_run(run, SLDBENCH, human=False)
     assert any("extreme size" in n and f"{rec['names'][-1]} = 2.8e+54" in n for n in report.notes)
     md = write_report(run, tmp_path / "r.md", "md", SLDBENCH, human=False).read_text()
     assert "2.8e+54" in md and "carry no meaning of their own" in md
+    note = f"note: the recommended law has fitted parameters of extreme size ({rec['names'][-1]} = 2.8e+54"
+    assert note in shown(run)
 
 
 def test_an_unfinished_run_shows_its_search_time_frontier(report_run_dir, tmp_path):

@@ -30,7 +30,14 @@ from discover.archive import Archive, recommend
 from discover.data import DEVELOPMENT
 from discover.errors import ExprError, UserError
 from discover.evaluate import Evaluation
-from discover.final import FinalLaw, admitted_laws
+from discover.final import (
+    FinalLaw,
+    admitted_laws,
+    extreme_limit,
+    extreme_parameters,
+    target_size,
+    unit_names,
+)
 from discover.fit import SAFETY_SECONDS, FitConfig
 from discover.runstore import RunStore
 from discover.score import Scores
@@ -307,11 +314,6 @@ def _text(v: Any) -> str:
     return "—" if v is None else str(v)
 
 
-def unit_names(groups: list[str] | tuple[str, ...], targets: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """Fit unit names in unit order (target_index * n_groups + group)."""
-    return tuple(g if len(targets) == 1 else f"{g} / {t}" for t in targets for g in groups)
-
-
 def recommend_rule() -> str:
     """How :func:`discover.archive.recommend` chooses, in its own words (its docstring, with the
     values of its keyword defaults filled in), so the report cannot drift from the code."""
@@ -431,8 +433,8 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
 
     rec_view = next((law for law in laws if law.recommended), None)
     if rec_view is not None:
-        target_size = float(np.median(np.abs(ds.train.Y))) if ds is not None and len(ds.train.Y) else 1.0
-        if note := extreme_parameters(rec_view, EXTREME * max(1.0, target_size)):
+        size = cfg.get("target_size", target_size(ds) if ds is not None else 1.0)  # older runs did not record it
+        if note := extreme_parameters(rec_view.label, rec_view.names, rec_view.params, units, extreme_limit(size)):
             notes.append(note)
     fit_data = None
     if ds is not None and rec_view is not None and rec_view.params:
@@ -464,35 +466,6 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
         human=human_view, fit=fit_data, history=history(records, summary),
         finished=finished, notes=tuple(notes),
     )
-
-
-EXTREME = 1e6  # |parameter| beyond which a law on inputs scaled to order one is leaning on degenerate constants
-
-
-def extreme_parameters(law: LawView, limit: float = EXTREME, shown: int = 3) -> str:
-    """A note when some fitted parameter of ``law`` reaches ``limit`` in size ('' if none).
-
-    The search fits laws on inputs scaled to order one (problem.input_scales) and targets of
-    their own size, so a sensible law needs no constant of 1e6 times the target; when the fit
-    drives one there, the form is usually standing in for another (a power of a sum for an
-    exponential; two huge terms that cancel). Its predictions are still scored as they are; the
-    note tells the reader not to read meaning into those constants."""
-    hits = sorted(((abs(v), name, u, v) for u, row in enumerate(law.params)
-                   for name, v in zip(law.names, row, strict=False) if math.isfinite(v) and abs(v) >= limit),
-                  reverse=True)
-    if not hits:
-        return ""
-    many = len(law.params) > 1
-
-    def where(u: int) -> str:
-        return f" in {law.units[u] if u < len(law.units) else f'unit {u}'}" if many else ""
-
-    listed = ", ".join(f"{name} = {v:.3g}{where(u)}" for _, name, u, v in hits[:shown])
-    more = f" and {len(hits) - shown} more" if len(hits) > shown else ""
-    return (f"the recommended law {law.label} has fitted parameters of extreme size ({listed}{more}): on inputs "
-            "scaled to order one this usually means its form stands in for another (a power of a sum for an "
-            "exponential, large terms that cancel); its predictions are scored as they are, but these constants "
-            "carry no meaning of their own")
 
 
 def _relabel(law: LawView, label: str) -> LawView:
