@@ -97,6 +97,8 @@ def tasks(data_dir: str | None) -> None:
 @click.option("--holdout", default="largest 15% of `{first input}`", show_default=True,
               help="With --csv: rule for the test rows, e.g. 'largest 15% of N*D', 'top value of N per group'.")
 @click.option("--validation", help="With --csv: rule carving validation rows from train (default: the holdout rule).")
+@click.option("--name", help="With --csv: the task's name, for the run folder (runs/NAME/...) and the report "
+              "(default: the file's name without .csv).")
 @click.option("--max-params", type=int, help="Cap on parameters per group and target (default: the task's).")
 @click.option("--budget", type=float, default=120.0, show_default=True,
               help="Search time in seconds. Choosing the law to report and refitting it on "
@@ -113,7 +115,7 @@ def tasks(data_dir: str | None) -> None:
 @dev_option
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @llm_options
-def run(task_name, csv_path, inputs, target, group, holdout, validation, max_params, budget, max_evals, seed,
+def run(task_name, csv_path, inputs, target, group, holdout, validation, name, max_params, budget, max_evals, seed,
         refit_weight, out, resume, data_dir, development, quiet, **llm_opts) -> None:
     """Search for a law on one task, then print the frontier with validation and test R².
 
@@ -153,7 +155,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
                             proposers=[llm.proposer] if llm else [], on_note=note)
         _print_result(result)
         return
-    task = _task_from_options(task_name, csv_path, inputs, target, group, holdout, validation, max_params,
+    task = _task_from_options(task_name, csv_path, inputs, target, group, holdout, validation, name, max_params,
                               find_task, csv_task)
     ds = load_dataset(task, data_dir)
     if development:
@@ -179,10 +181,12 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, max_par
     _print_result(result)
 
 
-def _task_from_options(task_name, csv_path, inputs, target, group, holdout, validation, max_params, find_task,
+def _task_from_options(task_name, csv_path, inputs, target, group, holdout, validation, name, max_params, find_task,
                        csv_task):
     if task_name and csv_path:
         raise UserError("give either --task or --csv, not both")
+    if name is not None and not csv_path:
+        raise UserError("--name names a --csv task (a known task keeps its own name)")
     if task_name:
         task = find_task(task_name)
         return task
@@ -193,7 +197,7 @@ def _task_from_options(task_name, csv_path, inputs, target, group, holdout, vali
         raise UserError("--csv needs --inputs (comma-separated columns) and --target")
     if "{first input}" in holdout:
         holdout = holdout.replace("{first input}", ins[0])
-    return csv_task(csv_path, ins, tgs, group, holdout, validation, max_params=max_params or 12)
+    return csv_task(csv_path, ins, tgs, group, holdout, validation, max_params=max_params or 12, name=name)
 
 
 def _progress_printer():

@@ -267,13 +267,17 @@ def find_task(name: str) -> TaskSpec:
 
 
 def csv_task(csv: str, inputs: list[str], targets: list[str], group: str | None, holdout: str,
-             validation: str | None = None, max_params: int = 12) -> TaskSpec:
-    """A user's own table as a task: test rows held out by ``holdout``, validation by ``validation``
-    (default: the same rule). Rules may name columns in back-quotes (`` `smooth loss` ``)."""
+             validation: str | None = None, max_params: int = 12, name: str | None = None) -> TaskSpec:
+    """A user's own table as a task named ``name`` (default: after the file): test rows held out by
+    ``holdout``, validation by ``validation`` (default: the same rule). Rules may name columns in
+    back-quotes (`` `smooth loss` ``)."""
     path = Path(csv).expanduser()
     if not path.is_file():
         raise UserError(f"{csv}: no such file")
-    name = re.sub(r"[^A-Za-z0-9_.\-]", "_", path.stem).lstrip("_.-") or "table"
+    if name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", name):
+        raise UserError(f"--name {name!r}: use letters, digits, '_', '-' and '.' (it names a folder), "
+                        "starting with a letter or digit")
+    name = name or re.sub(r"[^A-Za-z0-9_.\-]", "_", path.stem).lstrip("_.-") or "table"
     inputs, targets = list(inputs), list(targets)
     return TaskSpec(
         name=name, inputs=tuple(inputs), targets=tuple(targets), group=group or None, max_params=max_params,

@@ -217,6 +217,25 @@ def test_an_input_that_never_varies_within_a_group_is_pointed_out(tmp_path):
     assert "note: input 'seq' takes a single value in train (2048)" in err and "input 'N'" not in err
 
 
+def test_a_csv_task_takes_the_name_it_is_given(tmp_path, sldbench_dir):
+    p = write(tmp_path, "all.csv", GOOD)  # a file name that says nothing of the study
+    code, out, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--max-evals", "5",
+                              "--name", "steplaw-moe", cwd=tmp_path)
+    assert code == 0, err
+    (run,) = (tmp_path / "runs" / "steplaw-moe").iterdir()
+    assert json.loads((run / "config.json").read_text())["task"]["name"] == "steplaw-moe"
+    assert "steplaw-moe — 5 candidates evaluated" in out
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--max-evals", "5",
+                            cwd=tmp_path)
+    assert code == 0 and (tmp_path / "runs" / "all").is_dir()  # by default, named after the file
+    for bad in ("../up", "a b", ""):
+        code, _, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--name", bad,
+                                cwd=tmp_path)
+        assert_clean_error(code, err, "--name", "names a folder")
+    code, _, err = discover("run", "--task", "parallel", "--name", "x", "--data-dir", str(sldbench_dir))
+    assert_clean_error(code, err, "--name names a --csv task")
+
+
 def test_openai_endpoint_without_a_key_is_refused_before_the_run(tmp_path, sldbench_dir):
     env = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
     code, _, err = discover("run", "--task", "parallel", "--data-dir", str(sldbench_dir), "--llm", "gpt-4o",
