@@ -15,7 +15,9 @@ from markupsafe import escape
 
 from discover.errors import ExprError, UserError
 from discover.report import build, write_report
-from discover.report.content import BenchReport, RunReport, load_bench, load_run, main_variable, recommend_rule
+from discover.report.bench_content import BenchReport, load_bench
+from discover.report.content import RunReport, load_run, recommend_rule
+from discover.report.fit_view import main_variable
 from discover.score import score
 
 SLDBENCH = Path(__file__).parents[1].parent / "shared" / "data" / "sldbench"
@@ -429,7 +431,7 @@ def test_the_human_law_is_placed_by_the_search_score_fitted_or_with_published_co
     from discover.expr import parse
     from discover.fit import FitConfig
     from discover.problem import make_problem
-    from discover.report.content import human_law_view
+    from discover.report.human import human_law_view
     from discover.tasks import find_task
 
     task = find_task("vocab")
@@ -496,7 +498,7 @@ def test_curves_band_the_admitted_laws_along_the_main_variable():
     from discover.expr import parse
     from discover.fit import analyse, predict
     from discover.problem import Rows
-    from discover.report.content import _curves
+    from discover.report.fit_view import _curves
 
     x = np.array([1.0, 2.0, 4.0, 8.0])
     rows_ = Rows(X={"n": x}, y=np.zeros(4), unit=np.zeros(4, dtype=np.int64), n=4, n_targets=1)

@@ -17,7 +17,8 @@ FORMATS = {"html": ".html", "md": ".md"}
 def build(path: str | Path, data_dir: str | Path | None = None, human: bool = True,
           progress: Callable[[str], None] | None = None):
     """The report content of a run folder (``RunReport``) or a bench folder (``BenchReport``)."""
-    from discover.report.content import is_bench, load_bench, load_run
+    from discover.report.bench_content import is_bench, load_bench
+    from discover.report.content import load_run
 
     p = Path(path)
     if not p.is_dir():

@@ -1,7 +1,8 @@
-"""Everything a report shows, gathered from a run or bench folder into plain dataclasses.
+"""Everything a run's report shows, gathered from its folder into plain dataclasses.
 
-This is the single source the exporters render (``export_html``, ``export_markdown``): they
-format, they do not compute. Reading is tolerant: a missing ``final.json`` (a stopped run), a
+With ``bench_content`` (a bench folder), ``fit_view`` (the law against the data) and ``human``
+(the human law) this is the single source the exporters render (``export_html``,
+``export_markdown``): they format, they do not compute. Reading is tolerant: a missing ``final.json`` (a stopped run), a
 missing human law or missing data each leave their part out with a note instead of failing.
 
 When the task's data can be found (``--data-dir``, ``$DISCOVER_DATA``, the cache; never
@@ -14,13 +15,11 @@ scored on the validation rows.
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +37,14 @@ from discover.final import (
     target_size,
     unit_names,
 )
-from discover.fit import SAFETY_SECONDS, FitConfig
+from discover.report.fit_view import FitData, fit_view
+from discover.report.human import HumanView, human_law_view
 from discover.runstore import RunStore
 from discover.score import Scores
 from discover.select import describe as describe_selection
 
-# the human law on the search's fit rows, bounded by its evaluations (fit.SAFETY_SECONDS)
-HUMAN_FIT = FitConfig(starts=16, max_nfev=600, time_limit=SAFETY_SECONDS, patience=4)
-MAX_CURVES = 8  # more distinct settings of the other inputs than this in a group: no curves, markers only
-CURVE_POINTS = 60
 DEVELOPMENT_NOTE = ("development split: what this report calls test is train's validation slice, held out from the "
                     "search (discover --dev); SLDBench's test split was not read")
-DIGITS = 3  # bench table: R² shown and compared at this many decimals (ties are ties)
 
 
 @dataclass(frozen=True)
@@ -87,65 +82,6 @@ class FrontierPoint:
     score: float
     origin: str
     on_frontier: bool
-
-
-@dataclass(frozen=True)
-class HumanView:
-    """The task's human-derived law, placed on the same axes as the discovered laws."""
-
-    formula: str  # as published, with named parameters
-    params: tuple[str, ...]
-    latex: str
-    citation: str
-    complexity: int
-    n_params: int
-    val: Scores | None  # fitted and scored on validation by the search's protocol (Problem.search_rows)
-    test_published: Scores | None  # published parameters
-    test_refit: Scores | None  # refitted on all of train by discover's fitter
-    note: str = ""
-    score: float | None = None  # the search's score by the same protocol (evaluate.search_score)
-
-
-@dataclass(frozen=True)
-class Curve:
-    unit: int
-    label: str  # the other inputs' values it is drawn at ("" for one-input laws)
-    x: tuple[float, ...]
-    y: tuple[float, ...]
-    low: tuple[float, ...] = ()  # lowest and highest prediction of the admitted laws (see
-    high: tuple[float, ...] = ()  # select.admitted) at each x; () when the run kept none
-
-
-@dataclass(frozen=True, eq=False)
-class FitData:
-    """The recommended law against the data, per fit unit, over the main scaling variable."""
-
-    law: str  # label of the law (L3)
-    main: str  # the input on the x axis
-    why: str  # how it was chosen
-    log_x: bool
-    units: tuple[str, ...]
-    x: np.ndarray  # raw units, long format (rows × targets)
-    observed: np.ndarray
-    predicted: np.ndarray
-    unit: np.ndarray
-    is_test: np.ndarray
-    curves: tuple[Curve, ...]
-    train_range: dict[int, tuple[float, float]]  # per unit: main variable's train min and max
-    note: str = ""
-    admitted: int = 0  # laws behind the admitted range (select.admitted); 0: none drawn
-    low: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per row (like predicted): lowest and highest
-    high: np.ndarray = field(default_factory=lambda: np.zeros(0))  # prediction of the admitted laws; empty if none
-
-    @property
-    def extrapolates(self) -> bool:
-        """True when some test rows lie outside their unit's training range of the main variable."""
-        return any(self._outside(u).any() for u in self.train_range)
-
-    def _outside(self, u: int) -> np.ndarray:
-        lo, hi = self.train_range[u]
-        sel = (self.unit == u) & self.is_test
-        return (self.x[sel] > hi) | (self.x[sel] < lo)
 
 
 @dataclass(frozen=True, eq=False)
@@ -265,48 +201,6 @@ class RunReport:
         return tuple(law for law in self.shown if law.on_frontier)
 
 
-@dataclass(frozen=True)
-class BenchCell:
-    value: float | None
-    css: str = ""  # "win" (best in its column), "beats" / "loses" (discover vs the human law)
-
-
-@dataclass(frozen=True)
-class BenchRow:
-    system: str
-    cells: tuple[BenchCell, ...]  # one per task
-    mean: float | None
-    discover: bool
-
-
-@dataclass(frozen=True)
-class BenchTask:
-    task: str
-    anchor: str
-    runs: int
-    runs_ok: int
-    r2_mean: float | None
-    r2_best: float | None
-    best_seed: int | None
-    formula: str
-    human_published_r2: float | None
-    human_refit_r2: float | None
-    human_note: str
-    seeds: tuple[tuple[int, str, float | None], ...]  # (seed, status, test R²)
-
-
-@dataclass(frozen=True, eq=False)
-class BenchReport:
-    path: Path
-    title: str
-    tasks: tuple[BenchTask, ...]
-    rows: tuple[BenchRow, ...]
-    settings: str
-    reference_source: str
-    runs: tuple[RunReport, ...]  # one section per task (its best seed)
-    notes: tuple[str, ...] = ()
-
-
 # --- helpers -------------------------------------------------------------------------------------
 
 
@@ -328,17 +222,6 @@ def recommend_rule() -> str:
 
 def anchor(name: str) -> str:
     return "run-" + re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")
-
-
-def _scores(d: dict | None) -> Scores | None:
-    """Scores from JSON, keeping the fields this version of Scores has (older files lack some)."""
-    if not isinstance(d, dict):
-        return None
-    names = {f.name for f in fields(Scores)}
-    try:
-        return Scores(**{k: float(v) for k, v in d.items() if k in names})
-    except (TypeError, ValueError):
-        return None
 
 
 # --- a run ---------------------------------------------------------------------------------------
@@ -523,361 +406,6 @@ def llm_lines(stats: dict) -> tuple[str, ...]:
     except Exception:  # noqa: BLE001 - an older or newer stats layout: show it plainly
         return tuple(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(stats.items())
                      if isinstance(v, (str, int, float, bool)))
-
-
-# --- the recommended law against the data ----------------------------------------------------------
-
-
-def main_variable(symbols: tuple[str, ...], X: dict[str, np.ndarray], rule: str) -> tuple[str, str, bool]:
-    """The x axis: the input the validation rule names (the widest-ranging one if it names several),
-    else the input with the widest log range. Returns (symbol, why, log axis)."""
-    named = [s for s in symbols if re.search(rf"(?<![A-Za-z0-9_]){re.escape(s)}(?![A-Za-z0-9_])", rule)]
-    pool = named or list(symbols)
-
-    def spread(s: str) -> tuple[int, float]:
-        x = np.asarray(X[s], dtype=float)
-        x = x[np.isfinite(x)]
-        if len(x) and x.min() > 0:
-            return 1, float(np.log10(x.max() / x.min()))
-        return 0, float(x.max() - x.min()) if len(x) else 0.0
-
-    main = max(pool, key=spread)
-    positive, decades = spread(main)
-    if len(named) == 1:
-        why = f"the input the validation rule ({rule}) holds out by"
-    elif named:
-        why = f"of the inputs the validation rule ({rule}) names, the one with the widest range"
-    else:
-        why = "the input with the widest range (log10 max/min)"
-    return main, why, bool(positive and decades >= math.log10(4))
-
-
-def fit_view(law: LawView, ds: Any, symbols: tuple[str, ...], scales: dict[str, float], rule: str,
-             admitted: tuple[FinalLaw, ...] = ()) -> FitData:
-    """Predictions of ``law`` (its per-unit parameters) on every train and test row, and along
-    its curves the range of the ``admitted`` laws' predictions (where there are two or more)."""
-    from discover.expr import parse
-    from discover.fit import analyse, predict
-    from discover.problem import rows
-
-    structure = analyse(parse(law.text, list(symbols)))
-    params = np.array(law.params, dtype=float)
-    G = len(ds.groups)
-    train, test = rows(ds.train, G, scales), rows(ds.test, G, scales)
-    raw = {s: np.concatenate([ds.train.X[s], ds.test.X[s]]) for s in symbols}
-    main, why, log_x = main_variable(symbols, raw, rule)
-    scale = scales.get(main, 1.0)
-    parts = []
-    for r, is_test in ((train, False), (test, True)):
-        pred = predict(structure, params, r.X, r.unit) if r.n else np.zeros(0)
-        parts.append((r.X[main] * scale, r.y, pred, r.unit, np.full(len(r.y), is_test)))
-    x, obs, pred, unit, flag = (np.concatenate(a) for a in zip(*parts, strict=True))
-    train_range = {}
-    for u in np.unique(unit[~flag]):
-        xs = x[(unit == u) & ~flag]
-        train_range[int(u)] = (float(xs.min()), float(xs.max()))
-    others = [s for s in symbols if s != main]
-    band = [(analyse(parse(w.text, list(symbols))), np.array(w.params, dtype=float)) for w in admitted if w.params]
-    band = band if len(band) > 1 else []
-    curves = _curves(structure, params, train, test, main, others, scales, log_x, band)
-    with np.errstate(all="ignore"):
-        low, high = (np.array(v) for v in _band([_on_rows(st, p, (train, test)) for st, p in band]))
-    note = ""
-    if not curves and others:
-        note = (f"Each group has more than {MAX_CURVES} settings of {', '.join(others)}: predictions are drawn as "
-                "markers at the observed rows")
-    return FitData(law=law.label, main=main, why=why, log_x=log_x, units=law.units, x=x, observed=obs, predicted=pred,
-                   unit=unit, is_test=flag, curves=curves, train_range=train_range, note=note, admitted=len(band),
-                   low=low, high=high)
-
-
-def _on_rows(structure, params: np.ndarray, parts) -> np.ndarray:
-    """The law's predictions on the rows of each of ``parts`` (Rows), one after the other."""
-    from discover.fit import predict
-
-    return np.concatenate([predict(structure, params, r.X, r.unit) if r.n else np.zeros(0) for r in parts])
-
-
-def _curves(structure, params, train, test, main, others, scales, log_x, band=()) -> tuple[Curve, ...]:
-    """Per unit and per setting of the other inputs: the law over the main variable's range, and
-    the lowest and highest finite prediction of the ``band`` laws ((structure, params) pairs)."""
-    from discover.fit import predict
-
-    X = {s: np.concatenate([train.X[s], test.X[s]]) for s in train.X}
-    unit = np.concatenate([train.unit, test.unit])
-    out: list[Curve] = []
-    for u in np.unique(unit):
-        sel = unit == u
-        combos = sorted({tuple(float(X[s][i]) for s in others) for i in np.flatnonzero(sel)})
-        if len(combos) > MAX_CURVES:
-            return ()
-        xs = X[main][sel]
-        lo, hi = float(xs.min()), float(xs.max())
-        grid = np.geomspace(lo, hi, CURVE_POINTS) if log_x and lo > 0 else np.linspace(lo, hi, CURVE_POINTS)
-        for combo in combos:
-            env = {main: grid, **{s: np.full(CURVE_POINTS, v) for s, v in zip(others, combo, strict=True)}}
-            at = np.full(CURVE_POINTS, u, dtype=np.int64)
-            with np.errstate(all="ignore"):
-                y = predict(structure, params, env, at)
-                low, high = _band([predict(st, p, env, at) for st, p in band])
-            label = ", ".join(f"{s}={v * scales.get(s, 1.0):.3g}" for s, v in zip(others, combo, strict=True))
-            scale = scales.get(main, 1.0)
-            out.append(Curve(int(u), label, tuple(float(v) for v in grid * scale), tuple(float(v) for v in y),
-                             low, high))
-    return tuple(out)
-
-
-def _band(ys: list[np.ndarray]) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """predict.finite_range of ``ys`` (NaN where no law is finite: not drawn) as tuples; () for no laws."""
-    from discover.predict import finite_range
-
-    if not ys:
-        return (), ()
-    low, high = finite_range(np.array(ys))
-    return tuple(float(v) for v in low), tuple(float(v) for v in high)
-
-
-# --- the human law ---------------------------------------------------------------------------------
-
-
-def human_law_view(cfg: dict, task: Any, ds: Any, symbols: tuple[str, ...],
-                   scores: dict | None = None) -> tuple[HumanView | None, str]:
-    """The human law of the run's task, scored on validation (and test) when the data is here."""
-    from discover.baselines import load_human_law
-    from discover.expr import complexity
-    from discover.runner import recorded_two_steps
-
-    if task is None:
-        try:
-            from discover.runner import spec_from_dict
-
-            task = spec_from_dict(cfg["task"])
-        except (UserError, KeyError, TypeError, ValueError):
-            return None, ""
-    try:
-        law = load_human_law(task)
-    except UserError:
-        return None, f"no human-derived law is known for task {task.name}: the frontier plot shows discovered laws only"
-    test_pub = _scores(((scores or {}).get("published") or {}).get("test"))
-    refit_d = (scores or {}).get("refitted") or {}
-    test_refit = _scores(refit_d.get("test")) if refit_d.get("ok", True) else None
-    val, score, note = None, None, ""
-    if ds is not None:
-        try:
-            search = cfg.get("search", {})
-            val, score, pub_scores, refit_scores = _score_human(law, task, ds, search.get("seed", 0),
-                                                                search.get("max_params", task.max_params),
-                                                                recorded_two_steps(search), need_test=scores is None)
-            if scores is None:
-                test_pub, test_refit = pub_scores, refit_scores
-        except (UserError, ExprError, ValueError) as exc:
-            note = f"the human law could not be scored here ({exc})"
-    view = HumanView(
-        formula=law.formula, params=law.params, latex=_named_latex(law, symbols), citation=law.citation,
-        complexity=complexity(law.expr), n_params=len(law.params), val=val, test_published=test_pub,
-        test_refit=test_refit, score=score,
-        note="published constants, not refitted" if not law.refit else "",
-    )
-    return view, note
-
-
-def _named_latex(law: Any, symbols: tuple[str, ...]) -> str:
-    """The human law's LaTeX with its published parameter names (A, alpha, ...) instead of p0..pk."""
-    import sympy as sp
-
-    from discover.expr import param
-    from discover.report.math import expr_latex
-
-    names = {param(i): sp.Symbol(name) for i, name in enumerate(law.params)}
-    return expr_latex(law.expr.xreplace(names), symbols)
-
-
-def _score_human(law, task, ds, seed: int, max_params: int, two_steps: bool,
-                 need_test: bool) -> tuple[Scores | None, float | None, Scores | None, Scores | None]:
-    """Validation scores and the search's score by the search's protocol; test scores as
-    published and refitted."""
-    from discover.baselines import load_published, published_params, published_params_file, refit, score_params
-    from discover.evaluate import score_rows, search_score
-    from discover.fit import analyse, fit
-    from discover.problem import make_problem
-
-    G, T = len(ds.groups), len(task.targets)
-    init = None
-    params_file = published_params_file(ds.source)
-    if params_file is not None:
-        init = published_params(law, load_published(params_file), list(ds.groups), T)
-    elif law.constants:
-        init = np.tile(np.array(law.constants), (G * T, 1))
-    structure = analyse(law.expr)
-    problem = make_problem(ds, seed=seed)  # the search's own fit and validation rows, back in raw units
-
-    def raw(r):
-        return replace(r, X={s: v * problem.scales.get(s, 1.0) for s, v in r.X.items()})
-
-    on, fold_rows = problem.search_rows(max_params, two_steps)  # published constants are scored there unfitted
-    fit_rows, val_rows = raw(on), raw(problem.val)
-    params = init
-    if law.refit:
-        result = fit(structure, fit_rows.X, fit_rows.y, fit_rows.unit, G * T, HUMAN_FIT, init)
-        params = result.params if result.ok else None
-    val = score_rows(structure, params, val_rows) if params is not None else None
-    score = None
-    if val is not None:
-        fold = score_rows(structure, params, raw(fold_rows)).nmse if fold_rows is not None else None
-        score = search_score(val.nmse, fold)
-    if not need_test:
-        return val, score, None, None
-    pub = score_params(law, ds, init, "published").test if init is not None else None
-    ref = None
-    if law.refit and pub is None:  # with published parameters, their test score is what a reader compares
-        r = refit(law, ds, init, HUMAN_FIT)
-        ref = r.test if r.ok else None
-    return val, score, pub, ref
-
-
-# --- a bench ---------------------------------------------------------------------------------------
-
-
-def is_bench(path: str | Path) -> bool:
-    p = Path(path)
-    return (p / "results.json").is_file() or ((p / "runs").is_dir() and not (p / "config.json").is_file())
-
-
-def _read(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def _float(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def load_bench(path: str | Path, data_dir: str | Path | None = None, human: bool = True,
-               progress: Callable[[str], None] | None = None) -> BenchReport:
-    """Gather a bench folder: ``results.json`` (tolerantly) and one run section per task
-    (``progress`` hears of each task read)."""
-    root = Path(path)
-    results = _read(root / "results.json")
-    notes: list[str] = []
-    if not isinstance(results, dict):
-        results = {}
-        notes.append(f"{root / 'results.json'} is missing or unreadable: the table is rebuilt from the run folders")
-    if results.get("split") == DEVELOPMENT:
-        notes.append(DEVELOPMENT_NOTE)
-    task_rows = [t for t in results.get("tasks", []) if isinstance(t, dict) and t.get("task")]
-    if not task_rows:
-        task_rows = [{"task": p.name} for p in sorted((root / "runs").glob("*")) if p.is_dir()]
-    tasks: list[BenchTask] = []
-    runs: list[RunReport] = []
-    for i, t in enumerate(task_rows):
-        name = str(t["task"])
-        if progress is not None:
-            progress(f"reading {name} ({i + 1}/{len(task_rows)})")
-        seeds = _seeds(root, name, t.get("runs"))
-        ok = [(s, r2) for s, status, r2 in seeds if status == "ok" and r2 is not None]
-        best_seed = max(ok, key=lambda sr: sr[1])[0] if ok else None
-        tasks.append(BenchTask(
-            task=name, anchor=anchor(name), runs=len(seeds), runs_ok=len(ok), r2_mean=_float(t.get("r2_mean")),
-            r2_best=_float(t.get("r2_best")), best_seed=best_seed, formula=str(t.get("formula") or ""),
-            human_published_r2=_float(t.get("human_published_r2")), human_refit_r2=_float(t.get("human_refit_r2")),
-            human_note=str(t.get("human_note") or ""), seeds=tuple(seeds),
-        ))
-        folder = _run_folder(root, name, best_seed, seeds)
-        if folder is None:
-            notes.append(f"{name}: no run folder to show")
-            continue
-        try:
-            runs.append(load_run(folder, data_dir, human=human, human_scores=_read(root / "human" / f"{name}.json")))
-        except UserError as exc:
-            notes.append(f"{name}: run folder {folder} could not be read ({exc})")
-    rows = _bench_rows(results, tasks)
-    settings = (f"{results.get('seeds', '?')} seed(s) per task, search budget {results.get('budget', '?')} s per run, "
-                f"discover {results.get('version', '?')}")
-    ref = results.get("reference") or {}
-    return BenchReport(path=root, title=f"discover bench — {root.name}", tasks=tuple(tasks), rows=tuple(rows),
-                       settings=settings, reference_source=str(ref.get("source", "")), runs=tuple(runs),
-                       notes=tuple(notes))
-
-
-def _seeds(root: Path, task: str, runs: Any) -> list[tuple[int, str, float | None]]:
-    out = []
-    if isinstance(runs, list):
-        for r in runs:
-            if isinstance(r, dict) and "seed" in r:
-                out.append((int(r["seed"]), str(r.get("status", "?")), _float(r.get("r2"))))
-        return out
-    for folder in sorted((root / "runs" / task).glob("seed*")):
-        m = re.fullmatch(r"seed(\d+)", folder.name)
-        if not m:
-            continue
-        final = _read(folder / "final.json") or {}
-        rec = next((d for d in final.get("laws", []) if d.get("recommended")), None)
-        r2 = _float(((rec or {}).get("test") or {}).get("r2_raw"))
-        out.append((int(m.group(1)), "ok" if rec else "missing", r2))
-    return out
-
-
-def _run_folder(root: Path, task: str, best: int | None, seeds: list) -> Path | None:
-    candidates = ([best] if best is not None else []) + [s for s, _, _ in seeds]
-    for s in candidates:
-        p = root / "runs" / task / f"seed{s}"
-        if (p / "config.json").is_file():
-            return p
-    found = sorted((root / "runs" / task).glob("*/config.json"))
-    return found[0].parent if found else None
-
-
-def _bench_rows(results: dict, tasks: list[BenchTask]) -> list[BenchRow]:
-    names = [t.task for t in tasks]
-    raw: list[tuple[str, list[float | None], float | None]] = []
-    overview = results.get("overview")
-    if isinstance(overview, list) and overview:
-        for o in overview:
-            r2 = o.get("r2") or {}
-            raw.append((str(o.get("system", "?")), [_float(r2.get(n)) for n in names], _float(o.get("mean"))))
-    else:
-        raw = [("discover, mean of seeds", [t.r2_mean for t in tasks], None),
-               ("discover, best seed", [t.r2_best for t in tasks], None),
-               ("human law, published parameters", [t.human_published_r2 for t in tasks], None),
-               ("human law, refitted by discover", [t.human_refit_r2 for t in tasks], None)]
-        raw = [(s, v, _mean(v)) for s, v, _ in raw]
-    raw = [(s, [None if v is None else round(v, DIGITS) for v in vs], m) for s, vs, m in raw]  # compare as shown
-    human = next((v for s, v, _ in raw if s.startswith("human law, published")), None)
-    human_refit = next((v for s, v, _ in raw if s.startswith("human law, refit")), None)
-    best = [max((v[i] for _, v, _ in raw if v[i] is not None), default=None) for i in range(len(names))]
-    out = []
-    for system, values, mean in raw:
-        is_discover = system.startswith("discover")
-        cells = []
-        for i, v in enumerate(values):
-            css = ""
-            ref = (human[i] if human and human[i] is not None else
-                   human_refit[i] if human_refit else None)
-            if is_discover and v is not None and ref is not None:
-                css = "beats" if v >= ref else "loses"
-            if v is not None and best[i] is not None and v == best[i]:
-                css = (css + " win").strip()
-            cells.append(BenchCell(v, css))
-        out.append(BenchRow(system, tuple(cells), mean, is_discover))
-    return out
-
-
-def _mean(values: list[float | None]) -> float | None:
-    return sum(values) / len(values) if values and all(v is not None for v in values) else None
-
-
-def drawing(runs: tuple[RunReport, ...], progress: Callable[[str], None] | None) -> Iterator[RunReport]:
-    """A bench's run sections in order, each announced to ``progress`` (if any) as its turn comes."""
-    for i, run in enumerate(runs):
-        if progress is not None:
-            progress(f"drawing {run.meta.task} ({i + 1}/{len(runs)})")
-        yield run
 
 
 def generated() -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import jinja2
 
-from discover.report.content import BenchReport, LawView, RunReport, drawing, generated
+from discover.report.bench_content import BenchReport, drawing
+from discover.report.content import LawView, RunReport, generated
 from discover.report.math import try_render
 from discover.report.plots import run_images
 

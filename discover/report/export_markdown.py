@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from discover.report.content import BenchReport, LawView, RunReport, drawing, generated
+from discover.report.bench_content import BenchReport, drawing
+from discover.report.content import LawView, RunReport, generated
 from discover.report.plots import run_images
 from discover.score import Scores
 

@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from discover.report.content import FitData, History, RunReport
+from discover.report.content import History, RunReport
+from discover.report.fit_view import FitData
 
 ORIGIN_COLORS = {"motif": "#1f77b4", "gp": "#2ca02c", "llm": "#9467bd", "user": "#8c564b"}
 TRAIN, TEST, PRED, HUMAN, REC = "#4c72b0", "#dd5a2b", "#222222", "#c44e52", "#e6a700"
