@@ -270,4 +270,11 @@ def beyond(law: RunLaw, group: str, point: dict[str, float]) -> str:
 
 
 def _times(big: float, small: float) -> str:
-    return f"{big / small:.3g}x"
+    """The ratio to 3 significant digits, or as many more as it takes not to read "1x"."""
+    ratio = big / small
+    text = f"{ratio:.3g}"
+    for digits in range(4, 10):
+        if text != "1":
+            break
+        text = f"{ratio:.{digits}g}"
+    return f"{text}x"

@@ -71,10 +71,12 @@ def read_points_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def test_points_past_the_training_range_are_flagged_per_group(run):
     path, _ = run
     law = load_law(path)
-    points = pd.DataFrame({"N": [6.4e9, 2e8, 5e7], "D": [1.6e10, 1e11, 1e9], "model": ["big", "small", "small"]})
+    points = pd.DataFrame({"N": [6.4e9, 2e8, 5e7, 1.6004e9], "D": [1.6e10, 1e11, 1e9, 1e9],
+                           "model": ["big", "small", "small", "big"]})
     out = predictions(law, with_groups(points, law))
     # train's largest N is 1.6e9 in each group (3.2e9 is the test's); D is 1e9..1.6e10
-    assert out[BEYOND].tolist() == ["N 4x above train", "D 6.25x above train", "N 2x below train"]
+    assert out[BEYOND].tolist() == ["N 4x above train", "D 6.25x above train", "N 2x below train",
+                                    "N 1.0003x above train"]  # just past: not "1x"
     assert np.isfinite(out[PREFIX + "loss"]).all()
 
 
