@@ -71,21 +71,35 @@ dev_option = click.option(
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data (else $DISCOVER_DATA, "
               "the cache, or download).")
 def tasks(data_dir: str | None) -> None:
-    """List the known tasks with their row and group counts."""
-    from discover.data import load_dataset
-    from discover.tasks import all_tasks
+    """List the known tasks with their row and group counts (of the data found here: nothing is downloaded)."""
+    from discover.data import load_dataset, looked_in
+    from discover.errors import DataNotFound
+    from discover.tasks import PROVIDED, all_tasks
 
     table = Table(title="tasks")
-    for col in ("task", "inputs", "target(s)", "groups", "train", "test", "holdout"):
+    for col in ("task", "inputs", "target(s)", "groups", "train", "test", "test rows", "validation rows"):
         table.add_column(col, overflow="fold")
+    missing, broken = [], []
     for t in all_tasks():
         try:
             ds = load_dataset(t, data_dir, download=False)
-            groups, n_train, n_test = str(len(ds.groups)), str(len(ds.train)), str(len(ds.test))
-        except UserError:
-            groups = n_train = n_test = "no data"
-        table.add_row(t.name, ", ".join(t.inputs), ", ".join(t.targets), groups, n_train, n_test, t.validation)
+            counts = (str(len(ds.groups)), str(len(ds.train)), str(len(ds.test)))
+        except DataNotFound:
+            counts = ("not here",) * 3
+            missing.append(t.name)
+        except UserError as exc:
+            counts = ("error",) * 3
+            broken.append(f"{t.name}: {exc}")
+        test = "the published split" if t.test == PROVIDED else t.test
+        table.add_row(t.name, ", ".join(t.inputs), ", ".join(t.targets), *counts, test, t.validation)
     out.print(table)
+    if missing:
+        where = " or ".join(str(r) for r in looked_in(data_dir))
+        console.print(f"not here: {len(missing)} task(s) have no data in {where}. `discover run --task NAME` "
+                      "downloads a task's data from its public source; or give --data-dir DIR (or $DISCOVER_DATA).",
+                      highlight=False)
+    for line in broken:
+        console.print(f"error: {line}", highlight=False)
 
 
 @cli.command()

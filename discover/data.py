@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from discover.errors import UserError
+from discover.errors import DataNotFound, UserError
 from discover.holdout import holdout_mask
 from discover.tasks import PROVIDED, TaskSpec
 
@@ -172,7 +172,8 @@ def data_root(data_dir: str | Path | None = None) -> Path:
     return cache_dir()
 
 
-def _roots(data_dir: str | Path | None) -> list[Path]:
+def looked_in(data_dir: str | Path | None) -> list[Path]:
+    """Where a task's data is looked for, in order: ``data_dir`` (else ``$DISCOVER_DATA``), then the cache."""
     given = data_dir or os.environ.get("DISCOVER_DATA")
     return [Path(given).expanduser(), cache_dir()] if given else [cache_dir()]
 
@@ -202,13 +203,13 @@ def load_dataset(task: TaskSpec, data_dir: str | Path | None = None, *, download
     if task.csv:
         return _load_table(task)
     splits = SPLITS if task.test == PROVIDED else ("train",)
-    for root in _roots(data_dir):
+    for root in looked_in(data_dir):
         found = {s: _find(root / task.folder, s) for s in splits}
         if all(found.values()):
             return _from_files(task, found, str(root / task.folder))
     if not (download and task.hf_repo):
-        where = ", ".join(str(r) for r in _roots(data_dir))
-        raise UserError(_no_data(task, f"not found in {where}" + ("" if task.hf_repo else "; no download source")))
+        where = ", ".join(str(r) for r in looked_in(data_dir))
+        raise DataNotFound(_no_data(task, f"not found in {where}" + ("" if task.hf_repo else "; no download source")))
     paths = {s: _download(task, s) for s in splits}
     return _from_files(task, paths, f"{_endpoint()}/datasets/{task.hf_repo}")
 

@@ -111,6 +111,25 @@ def test_help_explains_the_commands():
     assert code == 0 and "--budget" in out and "--holdout" in out
 
 
+def test_tasks_lists_the_data_found_and_says_how_to_get_the_rest(tmp_path, sldbench_dir):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(sldbench_dir / "moe_scaling_law", data / "moe_scaling_law")
+    shutil.copytree(sldbench_dir / "parallel_scaling_law", data / "parallel_scaling_law")
+    for name in ("train.parquet", "train.csv"):  # a damaged file: its checksum no longer matches
+        (data / "parallel_scaling_law" / name).write_bytes(b"x" + (data / "parallel_scaling_law" / name).read_bytes())
+    env = {"DISCOVER_CACHE": str(tmp_path / "empty-cache"), "DISCOVER_DATA": "", "COLUMNS": "250"}
+    code, out, err = discover("tasks", "--data-dir", str(data), env_extra=env)
+    assert code == 0, err
+    moe = next(line for line in out.splitlines() if "moe_scaling_law" in line)
+    assert "193" in moe and "28" in moe and "the published split" in moe  # train and test rows found
+    vocab = next(line for line in out.splitlines() if "vocab_scaling_law" in line)
+    assert "not here" in vocab
+    assert "not here: 6 task(s) have no data in" in err and "discover run --task NAME` downloads" in err
+    assert "error: parallel_scaling_law:" in err and "sha256" in err.lower()
+
+
 def test_csv_run_end_to_end(tmp_path):
     p = write(tmp_path, "runs.csv", GOOD)
     code, out, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--holdout",
