@@ -84,7 +84,7 @@ def _check(t: TaskSpec) -> None:
         raise UserError(f"task {t.name}: column(s) {', '.join(both)} used in more than one role")
     if isinstance(t.max_params, bool) or not isinstance(t.max_params, int) or not 1 <= t.max_params <= 100:
         raise UserError(f"task {t.name}: max_params must be an integer from 1 to 100")
-    for what, rule in (("validation", t.validation), ("test", t.test)):
+    for what, rule in (("test", t.test), ("validation", t.validation)):
         if not isinstance(rule, str):
             raise UserError(f"task {t.name}: {what} must be a holdout rule (text)")
         if not (what == "test" and rule == PROVIDED):

@@ -87,7 +87,9 @@ def test_fewer_rows_than_parameters(tmp_path):
 def test_bad_holdout_rule(tmp_path):
     p = write(tmp_path, "runs.csv", GOOD)
     code, _, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--holdout", "biggest N")
-    assert_clean_error(code, err, "largest")
+    assert_clean_error(code, err, "largest", "test: bad holdout rule 'biggest N'")  # --holdout's rule, named so
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--validation", "big N")
+    assert_clean_error(code, err, "validation: bad holdout rule 'big N'")
 
 
 def test_task_and_csv_together(tmp_path, sldbench_dir):
