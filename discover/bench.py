@@ -658,21 +658,29 @@ def markdown(config: BenchConfig, rows: list[TaskRow], reference: Reference) -> 
     return "\n".join(lines) + "\n"
 
 
-def print_overview(config: BenchConfig, rows: list[TaskRow], out: Any) -> None:
-    """The at-a-glance table in the terminal, and where the files are."""
+def _overview_table(title: str, tasks: list[str], rows: list[tuple[str, list[float | None], float | None]]) -> Any:
     from rich.table import Table
 
-    reference = bench_reference(config)
-    kind = "development" if config.development else "test"
-    table = Table(title=f"{kind} R² — {config.seeds} seed(s) ({_seed_span(config)}), budget {config.budget:g} s")
+    table = Table(title=title)
     table.add_column("system")
-    for t in rows:
-        table.add_column(_short(t.task), justify="right")
+    for task in tasks:
+        table.add_column(_short(task), justify="right")
     table.add_column("mean", justify="right")
-    for label, values, mean in overview(rows, reference):
+    for label, values, mean in rows:
         style = "bold" if label.startswith("discover, mean") else None
         table.add_row(label, *[_f(v) for v in values], _f(mean), style=style)
-    out.print(table)
+    return table
+
+
+def _title(development: bool, config: BenchConfig) -> str:
+    kind = "development" if development else "test"
+    return f"{kind} R² — {config.seeds} seed(s) ({_seed_span(config)}), budget {config.budget:g} s"
+
+
+def print_overview(config: BenchConfig, rows: list[TaskRow], out: Any) -> None:
+    """The at-a-glance table in the terminal, and where the files are."""
+    table = overview(rows, bench_reference(config))
+    out.print(_overview_table(_title(config.development, config), [t.task for t in rows], table))
     failed = sum(r.status != "ok" for t in rows for r in t.runs)
     if failed:
         out.print(f"{failed} run(s) failed or missing (each counted −1): see results.md", highlight=False)
@@ -681,6 +689,25 @@ def print_overview(config: BenchConfig, rows: list[TaskRow], out: Any) -> None:
         out.print(f"{len(outside)} run(s) in {config.out} are from another batch and left out of these results "
                   f"({', '.join(outside[:4])}{', ...' if len(outside) > 4 else ''}): see results.md", highlight=False)
     out.print(f"results: {config.out / 'results.md'}, results.csv, results.json", highlight=False)
+
+
+def print_recorded(folder: str | Path, out: Any) -> None:
+    """``discover show`` on a bench folder: the table its results.json recorded, and where to look next."""
+    folder = Path(folder)
+    data = _read_json(folder / "results.json")
+    if not isinstance(data, dict) or not isinstance(data.get("overview"), list):
+        raise UserError(f"{folder}: a bench folder without a readable results.json (an unfinished batch: run the "
+                        "same `discover bench` command again to finish it)")
+    try:
+        tasks = [str(t["task"]) for t in data["tasks"]]
+        rows = [(str(o["system"]), [o["r2"].get(t) for t in tasks], o.get("mean")) for o in data["overview"]]
+        seeds, first, budget = int(data["seeds"]), int(data.get("first_seed", 0)), float(data["budget"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{folder / 'results.json'}: not a results file of `discover bench` ({exc!r})") from None
+    span = BenchConfig(tasks=(), out=folder, seeds=seeds, first_seed=first, budget=budget)
+    out.print(_overview_table(_title(data.get("split") == split_name(True), span), tasks, rows))
+    out.print(f"per task and seed: {folder / 'results.md'}; a run: discover show {folder / 'runs' / 'TASK' / 'seedS'}; "
+              f"plots and laws: discover report {folder}", highlight=False, soft_wrap=True)
 
 
 # --- progress display ---------------------------------------------------------------------------

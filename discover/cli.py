@@ -226,10 +226,15 @@ def _progress_printer():
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
 def show(run_dir: str) -> None:
-    """Print a finished (or stopped) run: its frontier and scores."""
+    """Print a finished (or stopped) run: its frontier and scores. On a bench folder: its results table."""
+    from discover.bench import print_recorded
     from discover.display import print_run
+    from discover.report.bench_content import is_bench
 
-    print_run(run_dir, out)
+    if is_bench(run_dir):
+        print_recorded(run_dir, out)
+    else:
+        print_run(run_dir, out)
 
 
 @cli.command()

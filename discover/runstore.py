@@ -66,8 +66,14 @@ class RunStore:
     @classmethod
     def open(cls, path: str | Path) -> RunStore:
         store = cls(path)
+        if not store.path.is_dir():
+            raise UserError(f"{store.path}: no such folder")
         if not (store.path / "config.json").is_file():
-            raise UserError(f"{store.path} is not a run folder (no config.json)")
+            below = sorted(p.parent for p in store.path.glob("*/config.json")) or sorted(
+                p.parent for p in store.path.glob("*/*/config.json"))
+            hint = (f"; run folders below it: {', '.join(str(p) for p in below[-3:])}"
+                    f"{f' and {len(below) - 3} more' if len(below) > 3 else ''}") if below else ""
+            raise UserError(f"{store.path} is not a run folder (no config.json){hint}")
         return store
 
     @property

@@ -179,6 +179,13 @@ def test_tiny_bench_writes_tables_and_resumes(tmp_path, sldbench_dir):
     assert second.returncode == 0, second.stderr
     assert [p.stat().st_mtime_ns for p in done] == stamps
     assert json.loads((out / "results.json").read_text())["tasks"] == data["tasks"]
+    shown = discover("show", str(out))  # a bench folder: its table as recorded, and where to look next
+    assert shown.returncode == 0, shown.stderr
+    mean = next(line for line in shown.stdout.splitlines() if "discover, mean of seeds" in line)
+    assert f"{data['tasks'][0]['r2_mean']:.3f}".replace("-", "−") in mean
+    assert "test R² — 1 seed(s) (seed 0), budget 8 s" in shown.stdout and f"discover report {out}" in shown.stdout
+    (out / "results.json").unlink()
+    assert "without a readable results.json" in discover("show", str(out)).stderr
 
 
 def test_a_task_without_data_is_left_out_and_the_batch_goes_on(tmp_path, sldbench_dir):

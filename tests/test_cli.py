@@ -101,7 +101,17 @@ def test_task_and_csv_together(tmp_path, sldbench_dir):
 @pytest.mark.parametrize("args", [["show", "/nonexistent/run"], ["run", "--resume", "/nonexistent/run"]])
 def test_not_a_run_folder(args):
     code, _, err = discover(*args)
-    assert code == 2 and "Traceback" not in err
+    assert_clean_error(code, err, "/nonexistent/run: no such folder")
+
+
+def test_show_on_a_folder_of_runs_names_the_runs_in_it(tmp_path):
+    runs = tmp_path / "runs" / "mytask"
+    for stamp in ("20261201-000000-seed0", "20261202-000000-seed1"):
+        (runs / stamp).mkdir(parents=True)
+        (runs / stamp / "config.json").write_text("{}")
+    code, _, err = discover("show", str(tmp_path / "runs"))
+    assert_clean_error(code, err, "is not a run folder", "run folders below it:", "20261201-000000-seed0",
+                       "20261202-000000-seed1")
 
 
 def test_help_explains_the_commands():
