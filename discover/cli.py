@@ -289,7 +289,9 @@ def predict(run_dir: str, points: tuple[str, ...], csv_path: str | None, group: 
               help="html: one self-contained file; md: Markdown with PNG plots in <name>_files/ beside it.")
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="Folder with the task data, for the fit plots and the human law (else $DISCOVER_DATA or the cache).")
-def report(path: str, out_file: str | None, fmt: str, data_dir: str | None) -> None:
+@click.option("--jobs", type=int, help="Bench folders: run sections drawn at once, one process each "
+              "(default: one per core).")
+def report(path: str, out_file: str | None, fmt: str, data_dir: str | None, jobs: int | None) -> None:
     """Write a report of a run or bench folder: frontier, laws, fits, search history.
 
     \b
@@ -300,8 +302,10 @@ def report(path: str, out_file: str | None, fmt: str, data_dir: str | None) -> N
     """
     from discover.report import write_report
 
+    if jobs is not None and jobs < 1:
+        raise UserError("--jobs must be 1 or more")
     written = write_report(path, out_file, fmt, data_dir,
-                           progress=lambda text: console.print(text, highlight=False))
+                           progress=lambda text: console.print(text, highlight=False), jobs=jobs)
     out.print(str(written), highlight=False, soft_wrap=True)
 
 

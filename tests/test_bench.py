@@ -211,6 +211,7 @@ def test_a_task_without_data_is_left_out_and_the_batch_goes_on(tmp_path, sldbenc
     (("bench", "--tasks", "parallel", "--first-seed", "-1"), "--first-seed"),
     (("baseline", "--task", "no_such_task"), "no_such_task"),
     (("baseline", "--task", "parallel", "--params", "/nonexistent/params.json"), "no such file"),
+    (("report", ".", "--jobs", "0"), "--jobs must be 1 or more"),
 ])
 def test_cli_errors_are_one_line_with_exit_2(args, message, sldbench_dir):
     r = discover(*args, "--data-dir", str(sldbench_dir), timeout=60)

@@ -380,6 +380,27 @@ def test_bench_report_table_and_run_sections(tmp_path_factory):
     assert (root / "bench_files" / f"{TASK}-frontier.png").is_file()
 
 
+def test_bench_sections_drawn_on_two_processes_are_the_ones_drawn_on_one(tmp_path_factory, tmp_path):
+    root = tmp_path / "bench"
+    shutil.copytree(make_bench(tmp_path_factory), root)
+    shutil.copytree(root / "runs" / TASK, root / "runs" / "second")  # a second section to draw
+    results = json.loads((root / "results.json").read_text())
+    results["tasks"].append({**results["tasks"][0], "task": "second"})
+    (root / "results.json").write_text(json.dumps(results))
+    stamp = re.compile(r"on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \w*")  # generated(): the only difference
+    for fmt in ("html", "md"):
+        steps: list[str] = []
+        one = write_report(root, tmp_path / f"one.{fmt}", fmt, SLDBENCH, jobs=1).read_text()
+        two = write_report(root, tmp_path / f"two.{fmt}", fmt, SLDBENCH, jobs=2, progress=steps.append).read_text()
+        assert one.count('id="run-') + one.count("<a id=") >= 2
+        assert stamp.sub("", one).replace("one_files", "F") == stamp.sub("", two).replace("two_files", "F")
+        assert sorted(s for s in steps if s.startswith("drawn")) == ["drawn parallel_scaling_law (1/2)",
+                                                                     "drawn parallel_scaling_law (2/2)"]
+    for name in ("frontier", "fit"):  # the PNGs the workers wrote
+        assert (tmp_path / "one_files" / f"{TASK}-{name}.png").read_bytes() == \
+            (tmp_path / "two_files" / f"{TASK}-{name}.png").read_bytes()
+
+
 def test_bench_without_results_json_is_rebuilt_from_runs(tmp_path_factory, tmp_path):
     root = tmp_path / "bench"
     shutil.copytree(make_bench(tmp_path_factory) / "runs", root / "runs")

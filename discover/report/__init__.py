@@ -32,9 +32,10 @@ def build(path: str | Path, data_dir: str | Path | None = None, human: bool = Tr
 
 def write_report(path: str | Path, out: str | Path | None = None, fmt: str = "html",
                  data_dir: str | Path | None = None, human: bool = True,
-                 progress: Callable[[str], None] | None = None) -> Path:
+                 progress: Callable[[str], None] | None = None, jobs: int | None = None) -> Path:
     """Write the report of a run or bench folder; returns the file written (default ``PATH/report.html``).
-    ``progress`` hears of each step of a bench report (a run's is quick)."""
+    ``progress`` hears of each step of a bench report (a run's is quick), whose run sections are
+    drawn on up to ``jobs`` processes (default: one per core)."""
     if fmt not in FORMATS:
         raise UserError(f"unknown report format {fmt!r}: use html or md")
     target = Path(out) if out else Path(path) / f"report{FORMATS[fmt]}"
@@ -43,4 +44,4 @@ def write_report(path: str | Path, out: str | Path | None = None, fmt: str = "ht
         from discover.report.export_html import write
     else:
         from discover.report.export_markdown import write
-    return write(content, target, progress)
+    return write(content, target, progress, jobs)

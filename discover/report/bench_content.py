@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+import os
 import re
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from discover.data import DEVELOPMENT
 from discover.errors import UserError
 from discover.report.content import DEVELOPMENT_NOTE, RunReport, anchor, load_run
 
+T = TypeVar("T")
 DIGITS = 3  # bench table: R² shown and compared at this many decimals (ties are ties)
 
 
@@ -195,9 +200,30 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(values) / len(values) if values and all(v is not None for v in values) else None
 
 
-def drawing(runs: tuple[RunReport, ...], progress: Callable[[str], None] | None) -> Iterator[RunReport]:
-    """A bench's run sections in order, each announced to ``progress`` (if any) as its turn comes."""
-    for i, run in enumerate(runs):
-        if progress is not None:
-            progress(f"drawing {run.meta.task} ({i + 1}/{len(runs)})")
-        yield run
+def drawn(runs: tuple[RunReport, ...], draw: Callable[[RunReport], T], progress: Callable[[str], None] | None,
+          jobs: int | None = None) -> list[T]:
+    """``draw`` (a module-level function: it is sent to other processes) of each of a bench's run
+    sections, in order. Sections are drawn on up to ``jobs`` processes (default: one per core),
+    each announced to ``progress`` (if any): as it starts on one process, as it is done on several."""
+    n = len(runs)
+    jobs = min(jobs or os.cpu_count() or 1, n)
+    if jobs <= 1:
+        out = []
+        for i, run in enumerate(runs):
+            if progress is not None:
+                progress(f"drawing {run.meta.task} ({i + 1}/{n})")
+            out.append(draw(run))
+        return out
+    # fork where it is safe (Linux: no re-import of the caller's __main__, which may be no file at all)
+    ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = {pool.submit(draw, run): run for run in runs}
+        try:
+            for k, fut in enumerate(as_completed(futures)):
+                fut.result()  # a section that failed stops the report here
+                if progress is not None:
+                    progress(f"drawn {futures[fut].meta.task} ({k + 1}/{n})")
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        return [fut.result() for fut in futures]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jinja2
 
-from discover.report.bench_content import BenchReport, drawing
+from discover.report.bench_content import BenchReport, drawn
 from discover.report.content import LawView, RunReport, generated
 from discover.report.math import try_render
 from discover.report.plots import run_images
@@ -74,14 +74,15 @@ def render_run(run: RunReport) -> str:
         title=f"discover report — {run.meta.task}", section=run_context(run), generated=generated())
 
 
-def render_bench(bench: BenchReport, progress: Callable[[str], None] | None = None) -> str:
-    sections = [run_context(r) for r in drawing(bench.runs, progress)]
+def render_bench(bench: BenchReport, progress: Callable[[str], None] | None = None, jobs: int | None = None) -> str:
+    sections = drawn(bench.runs, run_context, progress, jobs)
     return environment().get_template("bench.html.j2").render(
         title=bench.title, bench=bench, sections=sections, generated=generated())
 
 
-def write(content: RunReport | BenchReport, out: Path, progress: Callable[[str], None] | None = None) -> Path:
-    html = render_bench(content, progress) if isinstance(content, BenchReport) else render_run(content)
+def write(content: RunReport | BenchReport, out: Path, progress: Callable[[str], None] | None = None,
+          jobs: int | None = None) -> Path:
+    html = render_bench(content, progress, jobs) if isinstance(content, BenchReport) else render_run(content)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return out

@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from discover.report.bench_content import BenchReport, drawing
+from discover.report.bench_content import BenchReport, drawn
 from discover.report.content import LawView, RunReport, generated
 from discover.report.plots import run_images
 from discover.score import Scores
@@ -147,7 +148,7 @@ def _law(law: LawView, h: str) -> list[str]:
 
 
 def bench_markdown(bench: BenchReport, files: Path, rel: str,
-                   progress: Callable[[str], None] | None = None) -> list[str]:
+                   progress: Callable[[str], None] | None = None, jobs: int | None = None) -> list[str]:
     out = [f"# {bench.title}", "", f"{bench.settings}.", ""]
     out += [f"> {n}" for n in bench.notes] + ([""] if bench.notes else [])
     out += ["## Results: test R² per task", "",
@@ -174,17 +175,22 @@ def bench_markdown(bench: BenchReport, files: Path, rel: str,
     out += ["### Per task", ""]
     out += _table(["task", "runs ok", "mean R²", "best R²", "seeds (test R²)", "human, published", "human, refitted",
                    "best law (raw units)"], per_task, right={1, 2, 3, 5, 6})
-    for run in drawing(bench.runs, progress):
-        out += run_markdown(run, files, rel, level=2, prefix=f"{_slug(run.meta.task)}-")
+    for lines in drawn(bench.runs, partial(_bench_section, files=files, rel=rel), progress, jobs):
+        out += lines
     return out
 
 
-def write(content: RunReport | BenchReport, out: Path, progress: Callable[[str], None] | None = None) -> Path:
+def _bench_section(run: RunReport, files: Path, rel: str) -> list[str]:
+    return run_markdown(run, files, rel, level=2, prefix=f"{_slug(run.meta.task)}-")
+
+
+def write(content: RunReport | BenchReport, out: Path, progress: Callable[[str], None] | None = None,
+          jobs: int | None = None) -> Path:
     """Write ``out`` (Markdown) and its PNGs into ``<out stem>_files/`` beside it."""
     files = out.parent / f"{out.stem}_files"
     rel = files.name
     if isinstance(content, BenchReport):
-        lines = bench_markdown(content, files, rel, progress)
+        lines = bench_markdown(content, files, rel, progress, jobs)
     else:
         lines = run_markdown(content, files, rel)
     lines += ["---", f"Made by `discover report` on {generated()}."]
