@@ -114,17 +114,20 @@ def tasks(data_dir: str | None) -> None:
 @click.option("--name", help="With --csv: the task's name, for the run folder (runs/NAME/...) and the report "
               "(default: the file's name without .csv).")
 @click.option("--max-params", type=int, help="Cap on parameters per group and target (default: the task's).")
-@click.option("--budget", type=float, default=120.0, show_default=True,
-              help="Search time in seconds. Choosing the law to report and refitting it on "
-              "all of train come after, so a run takes somewhat longer.")
-@click.option("--max-evals", type=int, help="Stop after this many candidates (a deterministic end point).")
+@click.option("--budget", type=float,
+              help="Search time in seconds (default: 120; a resumed run: its own). Choosing the law to report and "
+              "refitting it on all of train come after, so a run takes somewhat longer. With --resume, a larger "
+              "budget searches on.")
+@click.option("--max-evals", type=int, help="Stop after this many candidates (a deterministic end point; with "
+              "--resume, a larger number searches on).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same seed, same search.")
 @click.option("--refit-weight", type=int,
               help="Times the validation rows (train's largest scales) count when the reported laws are "
               "refitted on all of train; 1 weighs every row alike (say, when the largest runs are noisy). "
               "A random validation rule weighs every row alike anyway. Default: 8.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<task>/<time>-seed<S>).")
-@click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this folder.")
+@click.option("--resume", type=click.Path(file_okay=False),
+              help="Continue the run in this folder, with its own task, seed and settings.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
 @dev_option
 @click.option("--quiet", is_flag=True, help="No progress lines.")
@@ -149,7 +152,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, m
 
     progress = None if quiet else _progress_printer()
     note = None if quiet else (lambda text: console.print(text, highlight=False))
-    if budget <= 0:
+    if budget is not None and budget <= 0:
         raise UserError("--budget must be positive")
     if refit_weight is not None and refit_weight < 1:
         raise UserError("--refit-weight must be 1 or more")
@@ -164,8 +167,11 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, m
             raise UserError("--dev applies to new runs; a resumed run keeps the split it started on")
         if refit_weight is not None:
             raise UserError("--refit-weight applies to new runs; a resumed run keeps its own")
+        if given := _given(NEW_RUN_ONLY):
+            raise UserError(f"{', '.join(given)}: for new runs only; a resumed run keeps its own task, seed and "
+                            "settings (to search on, give a larger --budget or --max-evals)")
         llm = setup_llm(llm_opts, resume, console.print, resuming=True)
-        result = resume_run(resume, data_dir, budget=budget, on_progress=progress,
+        result = resume_run(resume, data_dir, budget=budget, max_evals=max_evals, on_progress=progress,
                             proposers=[llm.proposer] if llm else [], on_note=note)
         _print_result(result)
         return
@@ -174,7 +180,9 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, m
     ds = load_dataset(task, data_dir)
     if development:
         ds = development_split(ds)
-    config = SearchConfig(budget=budget, max_evals=max_evals, seed=seed, max_params=task.max_params)
+    config = SearchConfig(max_evals=max_evals, seed=seed, max_params=task.max_params)
+    if budget is not None:
+        config = dataclasses.replace(config, budget=budget)
     if refit_weight is not None:
         config = dataclasses.replace(config, refit_weight=refit_weight)
     if max_params is not None:
@@ -185,7 +193,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, m
         config = dataclasses.replace(config, external_ratio=llm.ratio)
     split = "development split: " if development else ""
     console.print(f"[bold]{task.name}[/bold]: {split}{len(ds.train)} train rows, {len(ds.test)} test rows, "
-                  f"{len(ds.groups)} group(s); budget {budget:g}s, seed {seed}; "
+                  f"{len(ds.groups)} group(s); budget {config.budget:g}s, seed {seed}; "
                   f"{llm.description if llm else 'GP-only search (no LLM configured)'}", highlight=False)
     for text in [*negative_inputs(ds), *constant_inputs(ds), unscorable_test(ds)]:
         if text:
@@ -193,6 +201,19 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, m
     result = start_run(task, ds, path, config, on_progress=progress, command=shlex.join(["discover", *sys.argv[1:]]),
                        proposers=[llm.proposer] if llm else [], on_note=note)
     _print_result(result)
+
+
+# `discover run` options that describe a new run (a resumed run has its own), by parameter name and flag
+NEW_RUN_ONLY = {"task_name": "--task", "csv_path": "--csv", "inputs": "--inputs", "target": "--target",
+                "group": "--group", "holdout": "--holdout", "validation": "--validation", "name": "--name",
+                "max_params": "--max-params", "seed": "--seed", "out": "--out"}
+
+
+def _given(flags: dict[str, str]) -> list[str]:
+    """The flags among ``flags`` (parameter name -> flag) set on the command line or by the environment."""
+    ctx = click.get_current_context()
+    return [flag for name, flag in flags.items()
+            if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)]
 
 
 def _task_from_options(task_name, csv_path, inputs, target, group, holdout, validation, name, max_params, find_task,

@@ -107,14 +107,21 @@ def start_run(task: TaskSpec, ds: Dataset, out: Path, config: SearchConfig, prop
 
 def resume_run(path: str | Path, data_dir: str | Path | None = None, budget: float | None = None,
                proposers: Sequence[Proposer] = (), on_progress: Callable[[Progress], None] | None = None,
-               on_note: Callable[[str], None] | None = None) -> RunResult:
-    """Continue a stopped (or finished, with a larger ``budget``) run from its folder."""
+               on_note: Callable[[str], None] | None = None, max_evals: int | None = None) -> RunResult:
+    """Continue a stopped run from its folder, to its own ``budget`` and ``max_evals`` unless given
+    (a finished run searches on when they are larger; else its law is chosen again)."""
     store = RunStore.open(path)
     cfg = store.config
     task = spec_from_dict(cfg["task"])
     config = search_config_from_dict(cfg["search"])
     if budget is not None:
         config = dataclasses.replace(config, budget=budget)
+    if max_evals is not None:
+        config = dataclasses.replace(config, max_evals=max_evals)
+    if (config.budget, config.max_evals) != (cfg["search"].get("budget"), cfg["search"].get("max_evals")):
+        # the run's limits are now these: a later resume, show and report read them here
+        store.write_json("config.json", {**cfg, "search": {**cfg["search"], "budget": config.budget,
+                                                            "max_evals": config.max_evals}})
     ds = load_dataset(task, data_dir)
     if dict(ds.checksums) != cfg["data"]["sha256"]:
         raise UserError(f"the data differ from the run's (checksums changed): cannot resume {path}")
@@ -122,7 +129,22 @@ def resume_run(path: str | Path, data_dir: str | Path | None = None, budget: flo
     problem = make_problem(ds, seed=config.seed)
     search = Search(problem, config, store, proposers, on_progress)
     search.restore(store.records(repair=True), store.read_json("state.json", default={}))
+    if on_note is not None:
+        on_note(_resume_note(search))
     return _finish(search, store, ds, on_note)
+
+
+def _resume_note(search: Search) -> str:
+    """What a resumed run will do, from where it stands."""
+    c, done, n = search.config, search.elapsed_before, len(search.archive)
+    so_far = f"resuming: {n} candidates in {done:.0f}s"
+    if done >= c.budget:
+        return f"{so_far}: its budget of {c.budget:g}s is spent, nothing more to search (a larger --budget searches on)"
+    if c.max_evals is not None and n >= c.max_evals:
+        return (f"{so_far}: it has its {c.max_evals} candidates, nothing more to search (a larger --max-evals "
+                "searches on)")
+    return f"{so_far} so far; searching on to {c.budget:g}s" + (
+        f" or {c.max_evals} candidates" if c.max_evals is not None else "")
 
 
 def _finish(search: Search, store: RunStore, ds: Dataset, on_note: Callable[[str], None] | None = None) -> RunResult:

@@ -104,6 +104,33 @@ def test_not_a_run_folder(args):
     assert_clean_error(code, err, "/nonexistent/run: no such folder")
 
 
+def test_a_resumed_run_keeps_its_own_limits_unless_given_larger_ones(tmp_path, sldbench_dir):
+    run = tmp_path / "run"
+    common = ["--data-dir", str(sldbench_dir)]
+
+    def candidates() -> int:
+        return len((run / "candidates.jsonl").read_text().splitlines())
+
+    def limits() -> tuple:
+        search = json.loads((run / "config.json").read_text())["search"]
+        return search["budget"], search["max_evals"]
+
+    code, _, err = discover("run", "--task", "parallel", "--max-evals", "30", "--budget", "600", "--out", str(run),
+                            "--quiet", *common)
+    assert code == 0, err
+    assert candidates() == 30 and limits() == (600, 30)
+    code, _, err = discover("run", "--resume", str(run), *common)  # no --budget: its own 600 s, not 120 s
+    assert code == 0, err
+    assert "resuming: 30 candidates" in err and "it has its 30 candidates, nothing more to search" in err
+    assert candidates() == 30 and limits() == (600, 30)
+    code, _, err = discover("run", "--resume", str(run), "--max-evals", "45", *common)
+    assert code == 0, err
+    assert "searching on to 600s or 45 candidates" in err
+    assert candidates() == 45 and limits() == (600, 45)  # recorded: the next resume starts from these
+    code, _, err = discover("run", "--resume", str(run), "--seed", "3", "--task", "moe", *common)
+    assert_clean_error(code, err, "--task, --seed: for new runs only")
+
+
 def test_show_on_a_folder_of_runs_names_the_runs_in_it(tmp_path):
     runs = tmp_path / "runs" / "mytask"
     for stamp in ("20261201-000000-seed0", "20261202-000000-seed1"):
