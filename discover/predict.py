@@ -162,8 +162,10 @@ def read_points(path: str | Path, law: RunLaw) -> pd.DataFrame:
         values = pd.to_numeric(frame[col], errors="coerce")
         bad = frame.index[values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))]
         if len(bad):
+            cell = frame[col].iloc[bad[0]]
+            shown = "empty" if pd.isna(cell) else repr(str(cell))
             raise UserError(f"{path}: column {col!r} has a value that is not a finite number on line "
-                            f"{int(bad[0]) + 2} ({frame[col].iloc[bad[0]]!r})")
+                            f"{int(bad[0]) + 2} ({shown})")
         frame[col] = values.astype(float)
     return frame
 

@@ -121,7 +121,8 @@ def test_cli_bad_points_end_in_one_clear_line(run, args, needle):
 def test_csv_points_are_checked(run, tmp_path):
     path, _ = run
     law = load_law(path)
-    for text, needle in [("N,D\n1e9,oops\n", "line 2"), ("N\n1e9\n", "no column 'D'"), ("N,D\n", "no rows"),
+    for text, needle in [("N,D\n1e9,oops\n", "line 2 ('oops')"), ("N,D\n1e9,1e10\n2e9,\n", "line 3 (empty)"),
+                         ("N\n1e9\n", "no column 'D'"), ("N,D\n", "no rows"),
                          ("N,D,model\n1e9,1e10,medium\n", "unknown group 'medium'")]:
         p = write(tmp_path, "points.csv", text)
         code, _, err = discover("predict", str(path), "--csv", str(p))
