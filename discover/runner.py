@@ -118,10 +118,6 @@ def resume_run(path: str | Path, data_dir: str | Path | None = None, budget: flo
         config = dataclasses.replace(config, budget=budget)
     if max_evals is not None:
         config = dataclasses.replace(config, max_evals=max_evals)
-    if (config.budget, config.max_evals) != (cfg["search"].get("budget"), cfg["search"].get("max_evals")):
-        # the run's limits are now these: a later resume, show and report read them here
-        store.write_json("config.json", {**cfg, "search": {**cfg["search"], "budget": config.budget,
-                                                            "max_evals": config.max_evals}})
     ds = load_dataset(task, data_dir)
     if dict(ds.checksums) != cfg["data"]["sha256"]:
         raise UserError(f"the data differ from the run's (checksums changed): cannot resume {path}")
@@ -129,6 +125,10 @@ def resume_run(path: str | Path, data_dir: str | Path | None = None, budget: flo
     problem = make_problem(ds, seed=config.seed)
     search = Search(problem, config, store, proposers, on_progress)
     search.restore(store.records(repair=True), store.read_json("state.json", default={}))
+    if (config.budget, config.max_evals) != (cfg["search"].get("budget"), cfg["search"].get("max_evals")):
+        # the run's limits are now these: a later resume, show and report read them here
+        store.write_json("config.json", {**cfg, "search": {**cfg["search"], "budget": config.budget,
+                                                            "max_evals": config.max_evals}})
     if on_note is not None:
         on_note(_resume_note(search))
     return _finish(search, store, ds, on_note)

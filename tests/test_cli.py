@@ -1,6 +1,7 @@
 """Every user error ends in one clear line and exit code 2, never a traceback."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -127,6 +128,13 @@ def test_a_resumed_run_keeps_its_own_limits_unless_given_larger_ones(tmp_path, s
     assert code == 0, err
     assert "searching on to 600s or 45 candidates" in err
     assert candidates() == 45 and limits() == (600, 45)  # recorded: the next resume starts from these
+    changed = tmp_path / "changed"
+    shutil.copytree(sldbench_dir / "parallel_scaling_law", changed / "parallel_scaling_law")
+    for name in ("train.parquet", "train.csv"):
+        (changed / "parallel_scaling_law" / name).write_bytes(b"x" + (changed / "parallel_scaling_law" / name)
+                                                              .read_bytes())
+    code, _, err = discover("run", "--resume", str(run), "--max-evals", "60", "--data-dir", str(changed))
+    assert code == 2 and limits() == (600, 45)  # refused before anything is recorded
     code, _, err = discover("run", "--resume", str(run), "--seed", "3", "--task", "moe", *common)
     assert_clean_error(code, err, "--task, --seed: for new runs only")
 
@@ -151,8 +159,6 @@ def test_help_explains_the_commands():
 
 
 def test_tasks_lists_the_data_found_and_says_how_to_get_the_rest(tmp_path, sldbench_dir):
-    import shutil
-
     data = tmp_path / "data"
     shutil.copytree(sldbench_dir / "moe_scaling_law", data / "moe_scaling_law")
     shutil.copytree(sldbench_dir / "parallel_scaling_law", data / "parallel_scaling_law")
