@@ -672,15 +672,15 @@ def _overview_table(title: str, tasks: list[str], rows: list[tuple[str, list[flo
     return table
 
 
-def _title(development: bool, config: BenchConfig) -> str:
-    kind = "development" if development else "test"
+def _title(config: BenchConfig) -> str:
+    kind = "development" if config.development else "test"
     return f"{kind} R² — {config.seeds} seed(s) ({_seed_span(config)}), budget {config.budget:g} s"
 
 
 def print_overview(config: BenchConfig, rows: list[TaskRow], out: Any) -> None:
     """The at-a-glance table in the terminal, and where the files are."""
     table = overview(rows, bench_reference(config))
-    out.print(_overview_table(_title(config.development, config), [t.task for t in rows], table))
+    out.print(_overview_table(_title(config), [t.task for t in rows], table))
     failed = sum(r.status != "ok" for t in rows for r in t.runs)
     if failed:
         out.print(f"{failed} run(s) failed or missing (each counted −1): see results.md", highlight=False)
@@ -704,8 +704,9 @@ def print_recorded(folder: str | Path, out: Any) -> None:
         seeds, first, budget = int(data["seeds"]), int(data.get("first_seed", 0)), float(data["budget"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise UserError(f"{folder / 'results.json'}: not a results file of `discover bench` ({exc!r})") from None
-    span = BenchConfig(tasks=(), out=folder, seeds=seeds, first_seed=first, budget=budget)
-    out.print(_overview_table(_title(data.get("split") == split_name(True), span), tasks, rows))
+    recorded = BenchConfig(tasks=(), out=folder, seeds=seeds, first_seed=first, budget=budget,
+                           development=data.get("split") == split_name(True))  # the batch's settings, as recorded
+    out.print(_overview_table(_title(recorded), tasks, rows))
     out.print(f"per task and seed: {folder / 'results.md'}; a run: discover show {folder / 'runs' / 'TASK' / 'seedS'}; "
               f"plots and laws: discover report {folder}", highlight=False, soft_wrap=True)
 
