@@ -107,7 +107,8 @@ def tasks(data_dir: str | None) -> None:
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Your own table of runs (CSV).")
 @click.option("--inputs", help="With --csv: input columns, comma-separated.")
 @click.option("--target", help="With --csv: target column(s), comma-separated.")
-@click.option("--group", help="With --csv: group column (each group gets its own parameters).")
+@click.option("--group", help="With --csv: group column(s), comma-separated (each group, i.e. each combination "
+              "of their values, gets its own parameters).")
 @click.option("--holdout", default="largest 15% of `{first input}`", show_default=True,
               help="With --csv: rule for the test rows, e.g. 'largest 15% of N*D', 'top value of N per group'.")
 @click.option("--validation", help="With --csv: rule carving validation rows from train (default: the holdout rule).")
@@ -232,7 +233,8 @@ def _task_from_options(task_name, csv_path, inputs, target, group, holdout, vali
         raise UserError("--csv needs --inputs (comma-separated columns) and --target")
     if "{first input}" in holdout:
         holdout = holdout.replace("{first input}", ins[0])
-    return csv_task(csv_path, ins, tgs, group, holdout, validation, max_params=max_params or 12, name=name)
+    return csv_task(csv_path, ins, tgs, _split_names(group), holdout, validation, max_params=max_params or 12,
+                    name=name)
 
 
 def _progress_printer():
@@ -263,8 +265,9 @@ def show(run_dir: str) -> None:
 @click.option("--at", "points", multiple=True, metavar="NAME=VALUE,...",
               help="A point to predict: every input of the law, e.g. 'N=7e9,D=1.4e12'. Repeat for more points.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
-              help="Points to predict: a CSV with the law's input columns (and its group column, if it has groups).")
-@click.option("--group", help="The group of the --at points (default: the CSV's group column, else every group).")
+              help="Points to predict: a CSV with the law's input columns (and its group column(s), if it has groups).")
+@click.option("--group", help="The group of the --at points, by name as `discover show` lists it (with several "
+              "group columns: their values joined by ' / '). Default: the CSV's group column(s), else every group.")
 @click.option("--law", "law_id", type=int, help="Id of another law the run reported (see `discover show`); "
               "default: the recommended law.")
 @click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False),

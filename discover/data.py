@@ -34,6 +34,7 @@ HF_ENDPOINT = "https://huggingface.co"
 TIMEOUT = 30.0
 MIN_ROWS = 5
 SPLITS = ("train", "test")
+GROUP_JOIN = " / "  # between the values of several group columns in a group's name
 
 
 @dataclass(frozen=True, eq=False)
@@ -296,7 +297,7 @@ def _dataset(task: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, train_wher
 
 def _columns(frame: pd.DataFrame, task: TaskSpec, where: str) -> None:
     have = [str(c) for c in frame.columns]
-    for col in (*task.inputs, *task.targets, *([task.group] if task.group else [])):
+    for col in (*task.inputs, *task.targets, *task.group):
         if col not in have:
             raise UserError(f"{where}: unknown column {col!r}; available: {', '.join(have)}")
 
@@ -305,15 +306,25 @@ def _group_names(frames: list[pd.DataFrame], task: TaskSpec, wheres: list[str]) 
     """Group names in order of first appearance (train first); one group "all" without a group column."""
     if not task.group:
         return ("all",)
-    names: dict[str, None] = {}
+    names: dict[str, tuple[str, ...]] = {}
     for frame, where in zip(frames, wheres, strict=True):
         _columns(frame, task, where)
-        col = frame[task.group]
-        missing = np.flatnonzero(col.isna().to_numpy())
-        if len(missing):
-            raise UserError(f"{where}: column {task.group!r} is empty at row {missing[0] + 1}")
-        names.update(dict.fromkeys(col.astype(str)))
+        for col in task.group:
+            missing = np.flatnonzero(frame[col].isna().to_numpy())
+            if len(missing):
+                raise UserError(f"{where}: column {col!r} is empty at row {missing[0] + 1}")
+        for values in dict.fromkeys(zip(*(frame[c].astype(str) for c in task.group), strict=True)):
+            name = GROUP_JOIN.join(values)
+            if names.setdefault(name, values) != values:
+                raise UserError(f"{where}: the groups {names[name]} and {values} of columns {', '.join(task.group)} "
+                                f"would both be named {name!r}; rename values that contain {GROUP_JOIN!r}")
     return tuple(names)
+
+
+def group_keys(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """Each row's group name: its value of the group column, or the values of several joined by ' / '."""
+    parts = [frame[c].astype(str) for c in columns]
+    return parts[0] if len(parts) == 1 else parts[0].str.cat(parts[1:], sep=GROUP_JOIN)
 
 
 def _numeric(frame: pd.DataFrame, col: str, where: str) -> np.ndarray:
@@ -343,7 +354,7 @@ def _split(frame: pd.DataFrame, task: TaskSpec, groups: tuple[str, ...], where: 
     Y = np.column_stack([_numeric(frame, col, where) for col in task.targets])
     if task.group:
         index = {g: i for i, g in enumerate(groups)}
-        group = np.array([index[g] for g in frame[task.group].astype(str)], dtype=np.int64)
+        group = np.array([index[g] for g in group_keys(frame, task.group)], dtype=np.int64)
     else:
         group = np.zeros(len(frame), dtype=np.int64)
     return Split(X=X, Y=Y, group=group)

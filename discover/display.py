@@ -117,12 +117,12 @@ def print_predictions(law: RunLaw, table: pd.DataFrame, out: Console, admitted: 
     """The law used, then the points with their predictions (a ``predict.predictions`` table,
     the first ``most`` rows), then what to mind: points past the training range, how many laws
     the admitted range spans, non-finite values."""
-    from discover.predict import BEYOND, COUNT, HIGH, LOW, PREFIX
+    from discover.predict import BEYOND, COUNT, HIGH, LOW, PREFIX, group_column
 
     which = "recommended law" if law.recommended else f"law {law.id}"
     out.print(f"{which}: {', '.join(law.targets)} = {raw_units(law.text, list(law.symbols), law.scales)}",
               highlight=False, soft_wrap=True)
-    group = law.group_column or "group"
+    group = group_column(law)
     shown = list(law.inputs) + ([group] if len(law.groups) > 1 else [])
     spread = COUNT in table.columns
     grid = Table()

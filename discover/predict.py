@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from discover.data import Split
+from discover.data import Split, group_keys
 from discover.errors import ExprError, UserError
 from discover.expr import parse
 from discover.final import FinalLaw, admitted_laws
 from discover.fit import analyse, predict
 from discover.runstore import RunStore
+from discover.tasks import group_columns
 
 PREFIX = "predicted_"  # output column of each target: predicted_<target>
 BEYOND = "beyond_train"  # output column: how far past the training runs' range a point lies
@@ -46,7 +47,7 @@ class RunLaw:
     symbols: tuple[str, ...]  # the names the law is written in, one per input
     targets: tuple[str, ...]
     groups: tuple[str, ...]
-    group_column: str | None
+    group_columns: tuple[str, ...]  # the task's group columns (a group's name joins their values by ' / ')
     scales: dict[str, float]  # the law takes input / scale
     params: np.ndarray  # (targets x groups, parameters): unit t * len(groups) + g
     ranges: dict[str, dict[str, tuple[float, float]]] | None  # group -> input column -> training (min, max)
@@ -108,7 +109,7 @@ def _run_law(law: FinalLaw, cfg: dict) -> RunLaw:
     return RunLaw(
         id=law.id, text=law.text, recommended=law.recommended, inputs=tuple(cfg.get("inputs") or task["inputs"]),
         symbols=tuple(cfg["symbols"]), targets=tuple(cfg["targets"]), groups=tuple(cfg["groups"]),
-        group_column=task.get("group"), scales={k: float(v) for k, v in cfg["scales"].items()},
+        group_columns=group_columns(task.get("group")), scales={k: float(v) for k, v in cfg["scales"].items()},
         params=np.array(law.params, dtype=float),
         ranges=None if ranges is None else {g: {c: (float(lo), float(hi)) for c, (lo, hi) in r.items()}
                                             for g, r in ranges.items()},
@@ -180,16 +181,31 @@ def _number(text: str, where: str) -> float:
     return v
 
 
+def group_column(law: RunLaw) -> str:
+    """The column that names each point's group: the task's group column, or with several of
+    them (or none) a column ``group`` (``group_name`` where ``group`` is taken)."""
+    if len(law.group_columns) == 1:
+        return law.group_columns[0]
+    return "group_name" if "group" in (*law.inputs, *law.group_columns) else "group"
+
+
 def with_groups(frame: pd.DataFrame, law: RunLaw, group: str | None = None) -> pd.DataFrame:
-    """The points with a group each: ``group`` for all, else the group column of the points,
-    else every point once per group (a single-group law: that group)."""
-    col = law.group_column or "group"
+    """The points with a group each: ``group`` for all, else the group column(s) of the points
+    (or, with several, the joined names in ``group_column(law)``), else every point once per
+    group (a single-group law: that group)."""
+    col = group_column(law)
     if group is not None:
         _check_groups([group], law, "--group")
         return frame.assign(**{col: group})
-    if col in frame.columns and law.group_column is not None:
-        frame = frame.assign(**{col: frame[col].astype(str)})
-        _check_groups(frame[col].tolist(), law, f"column {col!r}")
+    given = [c for c in law.group_columns if c in frame.columns]
+    if given and len(given) < len(law.group_columns):
+        lacking = [c for c in law.group_columns if c not in frame.columns]
+        raise UserError(f"the points give group column(s) {', '.join(given)} but not {', '.join(lacking)}; "
+                        f"the law's groups are named by {', '.join(law.group_columns)}")
+    if given or (law.group_columns and col in frame.columns):
+        frame = frame.assign(**{col: group_keys(frame, given) if given else frame[col].astype(str)})
+        where = f"column {col!r}" if len(given) <= 1 else f"columns {', '.join(given)}"
+        _check_groups(frame[col].tolist(), law, where)
         return frame
     if len(law.groups) == 1:
         return frame.assign(**{col: law.groups[0]})
@@ -211,7 +227,7 @@ def predictions(law: RunLaw, frame: pd.DataFrame, admitted: Sequence[RunLaw] | N
     (``admitted_low_<target>``, ``admitted_high_<target>``) and how many laws gave one
     (``admitted_laws``), then how far past the training range of its group each point lies
     (``beyond_train``; '' inside)."""
-    col = law.group_column or "group"
+    col = group_column(law)
     g = np.array([law.groups.index(v) for v in frame[col]], dtype=np.int64)
     out = frame.copy()
     for target, y in zip(law.targets, _values(law, frame, g), strict=True):

@@ -37,7 +37,7 @@ class TaskSpec:
     name: str
     inputs: tuple[str, ...]
     targets: tuple[str, ...]
-    group: str | None
+    group: tuple[str, ...]  # group columns (each distinct combination of values is a group); () for none
     max_params: int
     validation: str
     test: str
@@ -53,6 +53,7 @@ class TaskSpec:
         set_ = object.__setattr__  # normalise sequences and mappings given by callers (lists from JSON, ...)
         set_(self, "inputs", tuple(self.inputs))
         set_(self, "targets", tuple(self.targets))
+        set_(self, "group", group_columns(self.group))
         set_(self, "sha256", dict(self.sha256 or {}))
         _check(self)
 
@@ -67,6 +68,14 @@ class TaskSpec:
         return self.hf_config or self.name
 
 
+def group_columns(group: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The group columns as a tuple, from a spec's or a recorded run's ``group`` (a column name,
+    a list of them, or None)."""
+    if group is None:
+        return ()
+    return (group,) if isinstance(group, str) else tuple(group)
+
+
 def _check(t: TaskSpec) -> None:
     """Raise UserError when the spec is inconsistent."""
     if not isinstance(t.name, str) or not _NAME_RE.match(t.name):
@@ -76,9 +85,11 @@ def _check(t: TaskSpec) -> None:
             raise UserError(f"task {t.name}: {what} must be a non-empty list of column names")
         if len(set(cols)) != len(cols):
             raise UserError(f"task {t.name}: {what} list a column twice")
-    if t.group is not None and (not isinstance(t.group, str) or not t.group):
-        raise UserError(f"task {t.name}: group must be a column name or absent")
-    used = [*t.inputs, *t.targets, *([t.group] if t.group else [])]
+    if not all(isinstance(c, str) and c for c in t.group):
+        raise UserError(f"task {t.name}: group must be a column name, a list of them, or absent")
+    if len(set(t.group)) != len(t.group):
+        raise UserError(f"task {t.name}: group lists a column twice")
+    used = [*t.inputs, *t.targets, *t.group]
     both = sorted({c for c in used if used.count(c) > 1})
     if both:
         raise UserError(f"task {t.name}: column(s) {', '.join(both)} used in more than one role")
@@ -185,9 +196,12 @@ def _spec_from_toml(d: dict, path: Path) -> TaskSpec:
     for key in ("inputs", "targets"):
         if not isinstance(d[key], list):
             raise UserError(f"{key} must be a list of column names")
-    for key in ("name", "description", "citation", "group", "hf_repo", "hf_config", "csv", "validation", "test"):
+    for key in ("name", "description", "citation", "hf_repo", "hf_config", "csv", "validation", "test"):
         if key in d and not isinstance(d[key], str):
             raise UserError(f"{key} must be text")
+    if "group" in d and not (isinstance(d["group"], str) or isinstance(d["group"], list)
+                             and all(isinstance(c, str) for c in d["group"])):
+        raise UserError("group must be a column name or a list of column names")
     sha = d.get("sha256", {})
     if not isinstance(sha, dict):
         raise UserError("sha256 must be a table of file name = hash")
@@ -266,7 +280,7 @@ def find_task(name: str) -> TaskSpec:
     raise UserError(f"unknown task {name!r}; known tasks: {known} (or give a spec .toml file)")
 
 
-def csv_task(csv: str, inputs: list[str], targets: list[str], group: str | None, holdout: str,
+def csv_task(csv: str, inputs: list[str], targets: list[str], group: str | Sequence[str] | None, holdout: str,
              validation: str | None = None, max_params: int = 12, name: str | None = None) -> TaskSpec:
     """A user's own table as a task named ``name`` (default: after the file): test rows held out by
     ``holdout``, validation by ``validation`` (default: the same rule). Rules may name columns in
@@ -280,7 +294,7 @@ def csv_task(csv: str, inputs: list[str], targets: list[str], group: str | None,
     name = name or re.sub(r"[^A-Za-z0-9_.\-]", "_", path.stem).lstrip("_.-") or "table"
     inputs, targets = list(inputs), list(targets)
     return TaskSpec(
-        name=name, inputs=tuple(inputs), targets=tuple(targets), group=group or None, max_params=max_params,
+        name=name, inputs=tuple(inputs), targets=tuple(targets), group=group or (), max_params=max_params,
         validation=rule_in_symbols(validation or holdout, inputs), test=rule_in_symbols(holdout, inputs),
         description=f"user table {path.name}", csv=str(path.resolve()),
     )

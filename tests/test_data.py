@@ -170,6 +170,24 @@ def test_user_table_split_by_rule(tmp_path):
     assert ds.groups == ("all",) and set(ds.test.X["N"] * ds.test.X["D"]) == {80.0}
 
 
+def test_several_group_columns_make_a_group_of_each_combination(tmp_path):
+    """`--group model,data`: each (model, data) pair gets its own parameters; its name joins the values."""
+    rows = ["N,model,data,loss"] + [f"{n},{m},{d},{1 + n}" for m in ("a", "b") for d in ("x", "y") for n in (1, 2, 4)]
+    task = csv_task(table(tmp_path, "\n".join(rows) + "\n"), ["N"], ["loss"], ["model", "data"],
+                    "top value of N per group")
+    ds = load_dataset(task)
+    assert ds.groups == ("a / x", "a / y", "b / x", "b / y")
+    assert (len(ds.train), len(ds.test)) == (8, 4)  # one test row (N = 4) per combination
+    assert np.bincount(ds.test.group).tolist() == [1, 1, 1, 1]
+    for text, message in [(rows[1].replace(",a,x,", ",a,,"), "column 'data' is empty at row 1"),
+                          (rows[1].replace(",a,x,", ",a / b,c,") + "\n" + rows[1].replace(",a,x,", ",a,b / c,"),
+                           "would both be named 'a / b / c'")]:
+        task = csv_task(table(tmp_path, "\n".join([rows[0], text, *rows[2:]]) + "\n"), ["N"], ["loss"],
+                        ["model", "data"], "top value of N per group")
+        with pytest.raises(UserError, match=message):
+            load_dataset(task)
+
+
 @pytest.mark.parametrize("text, inputs, message", [
     (GOOD, ["N", "E"], "unknown column 'E'; available: N, D, model, loss"),
     (GOOD.replace("2,20,b,", "2,abc,b,"), ["N", "D"], "column 'D' has a non-numeric value 'abc' at row 10"),

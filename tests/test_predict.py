@@ -179,3 +179,53 @@ def test_a_run_that_kept_no_admitted_laws_predicts_without_a_range(run, tmp_path
     code, out, err = discover("predict", str(old), "--at", "N=1e9,D=1e10")
     assert code == 0, err
     assert "no admitted range" in out and LOW not in out
+
+
+def test_a_run_recorded_with_its_group_column_as_text_still_predicts(run, tmp_path):
+    """Runs before groups of several columns recorded ``"group": "model"``; they predict as before."""
+    path, _ = run
+    old = copy_run_without_its_end(path, tmp_path / "old")
+    (old / "final.json").write_bytes((path / "final.json").read_bytes())
+    cfg = json.loads((path / "config.json").read_text())
+    assert cfg["task"]["group"] == ["model"]
+    cfg["task"]["group"] = "model"
+    (old / "config.json").write_text(json.dumps(cfg))
+    law = load_law(old)
+    assert law.group_columns == ("model",)
+    out = predictions(law, with_groups(pd.DataFrame({"N": [1e9], "D": [1e10], "model": ["big"]}), law))
+    assert out["model"].tolist() == ["big"]
+
+
+@pytest.fixture(scope="module")
+def two_column_run(tmp_path_factory):
+    """A finished run grouped by two columns: each (model, data) pair has its own constant."""
+    tmp = tmp_path_factory.mktemp("predict2")
+    lines = ["model,data,N,loss"]
+    for (m, d), k in {("s", "web"): 1.0, ("s", "code"): 1.3, ("l", "web"): 1.6, ("l", "code"): 2.0}.items():
+        lines += [f"{m},{d},{n:g},{2 + k * 30 / n ** 0.15}" for n in (1e8, 2e8, 4e8, 8e8, 1.6e9, 3.2e9)]
+    p = write(tmp, "runs.csv", "\n".join(lines) + "\n")
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N", "--target", "loss", "--group", "model, data",
+                            "--holdout", "top value of N per group", "--max-evals", "40", "--out", str(tmp / "run"),
+                            "--quiet")
+    assert code == 0, err
+    return tmp / "run"
+
+
+def test_several_group_columns_are_named_by_their_joined_values(two_column_run, tmp_path):
+    law = load_law(two_column_run)
+    assert law.group_columns == ("model", "data") and law.groups == ("s / web", "s / code", "l / web", "l / code")
+    points = pd.DataFrame({"N": [1e9, 1e9], "model": ["l", "s"], "data": ["code", "web"]})
+    out = predictions(law, with_groups(points, law))
+    assert out["group"].tolist() == ["l / code", "s / web"] and out[["model", "data"]].equals(points[["model", "data"]])
+    high, low = out[PREFIX + "loss"]
+    assert high > low  # each pair's own constant: l / code has the largest, s / web the smallest
+    by_name = predictions(law, with_groups(points[["N"]], law, "l / code"))
+    assert by_name[PREFIX + "loss"].tolist() == pytest.approx([high] * 2)
+    code, out_text, err = discover("predict", str(two_column_run), "--at", "N=1e9", "--group", "l / code")
+    assert code == 0, err
+    assert "l / code" in out_text
+    for text, needle in [("N,model\n1e9,l\n", "give group column(s) model but not data"),
+                         ("N,model,data\n1e9,l,text\n", "unknown group 'l / text'")]:
+        p = write(tmp_path, "points.csv", text)
+        code, _, err = discover("predict", str(two_column_run), "--csv", str(p))
+        assert_clean_error(code, err, needle)

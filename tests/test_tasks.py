@@ -48,7 +48,7 @@ def test_the_eight_sldbench_specs():
     assert [t.name for t in tasks] == sorted(SLDBENCH)  # human laws and the reference table are not specs
     for t in tasks:
         assert (t.inputs, t.targets) == SLDBENCH[t.name]
-        assert t.group == "group" and t.test == "provided"
+        assert t.group == ("group",) and t.test == "provided"
         assert t.hf_repo == "pkuHaowei/sldbench" and t.hf_config == t.name
         assert set(t.sha256) == set(SHA_KEYS)
         assert t.max_params == (16 if t.name == "lr_bsz_scaling_law" else 12)
@@ -102,7 +102,7 @@ def test_spec_file_by_path(tmp_path):
     path = tmp_path / "mini.toml"
     path.write_text(SPEC)
     t = find_task(str(path))
-    assert t.name == "mini_scaling_law" and t.group is None and t.max_params == 12
+    assert t.name == "mini_scaling_law" and t.group == () and t.max_params == 12
     assert t.csv == str(tmp_path / "runs.csv") and t.spec_path == str(path)
     assert load_spec(path) == t
 
@@ -125,6 +125,19 @@ def test_bad_spec_files_name_the_file(tmp_path, edit, message):
     with pytest.raises(UserError) as e:
         load_spec(path)
     assert str(e.value).startswith(f"{path}: ") and message in str(e.value)
+
+
+def test_a_spec_may_group_by_several_columns(tmp_path):
+    path = tmp_path / "mini.toml"
+    path.write_text(SPEC.replace("validation", 'group = ["model", "data"]\nvalidation', 1))
+    t = load_spec(path)
+    assert t.group == ("model", "data")
+    for group, message in [('["model", 3]', "group must be a column name or a list"),
+                           ('["model", "model"]', "group lists a column twice"),
+                           ('["model", "N"]', "more than one role")]:
+        path.write_text(SPEC.replace("validation", f"group = {group}\nvalidation", 1))
+        with pytest.raises(UserError, match=message):
+            load_spec(path)
 
 
 def test_bad_sha256_entries(tmp_path):
@@ -171,7 +184,7 @@ def test_csv_task(raw_csv):
     assert t.test == t.validation == "largest 15% of Na_N"  # validation defaults to the test rule
     assert t.csv == str(raw_csv.resolve()) and t.max_params == 12 and t.hf_repo is None
     t = csv_task(str(raw_csv), ["Na", "D"], ["loss"], None, "top value of D", "random 10%", max_params=6)
-    assert (t.test, t.validation, t.group, t.max_params) == ("top value of D", "random 10%", None, 6)
+    assert (t.test, t.validation, t.group, t.max_params) == ("top value of D", "random 10%", (), 6)
 
 
 def test_csv_task_errors(raw_csv, tmp_path):
