@@ -306,6 +306,39 @@ def predict(run_dir: str, points: tuple[str, ...], csv_path: str | None, group: 
 
 
 @cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--to", "fmt", type=click.Choice(["python", "latex", "json"]), default="python", show_default=True,
+              help="python: a module (numpy only) with law() and predict(); latex: the formula and a table of "
+              "parameters; json: all of it as data.")
+@click.option("--law", "law_id", type=int, help="Id of another law the run reported (see `discover show`); "
+              "default: the recommended law.")
+@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False), help="File to write (default: print it).")
+def export(run_dir: str, fmt: str, law_id: int | None, out_file: str | None) -> None:
+    """Export a finished run's law with its fitted parameters, to use it elsewhere.
+
+    The parameters are those fitted on all of train (as `discover predict` uses them), per
+    group and target; inputs are in the data's own units.
+
+    \b
+    Examples:
+      discover export RUN_DIR -o law.py          # then: from law import predict; predict(N=7e9, D=1.4e12)
+      discover export RUN_DIR --to latex         # the formula and its parameters, for a paper
+      discover export RUN_DIR --to json --law 44
+    """
+    from discover.export import exporters, load
+
+    text = exporters()[fmt](load(run_dir, law_id))
+    if not out_file:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(out_file).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {out_file}: {exc.strerror or exc}") from None
+    out.print(f"written: {out_file}", highlight=False)
+
+
+@cli.command()
 @click.argument("path", type=click.Path(file_okay=False))
 @click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False),
               help="File to write (default PATH/report.html, or PATH/report.md with --format md).")
