@@ -95,6 +95,8 @@ def print_run(path: str | Path, out: Console) -> None:
     if laws:
         out.print(f"predict new runs with it: discover predict {store.path} --at NAME=VALUE,... (or --csv FILE)",
                   highlight=False, soft_wrap=True)
+        out.print(f"use it elsewhere: discover export {store.path} -o law.py (or --to latex, --to json)",
+                  highlight=False, soft_wrap=True)
 
 
 def _print_params(law: FinalLaw, cfg: dict, out: Console, most: int = 12) -> None:

@@ -144,6 +144,9 @@ def test_cli_exports_to_a_file_or_prints_and_errors_are_one_line(run, tmp_path):
     code, out, err = discover("export", str(path), "--to", "latex")
     assert code == 0, err
     assert out.startswith("% Scaling law found by discover") and "\\begin{tabular}" in out
+    code, out, err = discover("show", str(path))
+    assert code == 0, err
+    assert f"discover export {path} -o law.py" in out  # where a finished run points its user
     code, _, err = discover("export", str(path), "--law", "999999")
     assert_clean_error(code, err, "no law with id 999999")
     unfinished = copy_run_without_its_end(path, tmp_path / "unfinished")
