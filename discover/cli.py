@@ -104,7 +104,8 @@ def tasks(data_dir: str | None) -> None:
 
 @cli.command()
 @click.option("--task", "task_name", help="Task name (e.g. vocab_scaling or vocab) or a task spec .toml file.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Your own table of runs (CSV).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
+              help="Your own table of runs: a CSV (separated by commas, tabs, ';' or '|') or a .parquet file.")
 @click.option("--inputs", help="With --csv: input columns, comma-separated.")
 @click.option("--target", help="With --csv: target column(s), comma-separated.")
 @click.option("--group", help="With --csv: group column(s), comma-separated (each group, i.e. each combination "

@@ -260,13 +260,27 @@ def _frame(data: bytes, path: Path) -> pd.DataFrame:
     try:
         if path.suffix == ".parquet":
             return pd.read_parquet(io.BytesIO(data))
-        return pd.read_csv(io.BytesIO(data))
+        return read_delimited(io.BytesIO(data), path)
     except pd.errors.EmptyDataError:
         raise UserError(f"{path}: the file is empty") from None
     except Exception as exc:  # pandas and pyarrow raise many kinds; any of them means an unreadable file
         kind = "parquet" if path.suffix == ".parquet" else "CSV"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"{path}: not a readable {kind} file ({reason})") from None
+
+
+def read_delimited(source, path: str | Path) -> pd.DataFrame:
+    """A CSV, or a table separated by tabs (``.tsv``, or a header with tabs), semicolons or '|'."""
+    if Path(path).suffix.lower() in (".tsv", ".tab"):
+        return pd.read_csv(source, sep="\t")
+    frame = pd.read_csv(source)
+    if len(frame.columns) == 1:
+        sep = next((c for c in "\t;|" if c in str(frame.columns[0])), None)
+        if sep is not None:
+            if hasattr(source, "seek"):
+                source.seek(0)
+            frame = pd.read_csv(source, sep=sep)
+    return frame
 
 
 def _split_by_rule(task: TaskSpec, frame: pd.DataFrame, where: str, checksums: dict, source: str) -> Dataset:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from discover.data import Split, group_keys
+from discover.data import Split, group_keys, read_delimited
 from discover.errors import ExprError, UserError
 from discover.expr import parse
 from discover.final import FinalLaw, admitted_laws
@@ -148,7 +148,7 @@ def parse_points(items: Sequence[str], law: RunLaw) -> pd.DataFrame:
 def read_points(path: str | Path, law: RunLaw) -> pd.DataFrame:
     """Points from a CSV with the law's input columns (other columns are carried through)."""
     try:
-        frame = pd.read_csv(path)
+        frame = read_delimited(path, path)
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:

@@ -207,6 +207,15 @@ def test_user_table_errors(tmp_path, text, inputs, message):
     assert msg.startswith(f"{task.csv}: ") and message in msg and "\n" not in msg
 
 
+@pytest.mark.parametrize("name, sep", [("runs.tsv", "\t"), ("runs.txt", "\t"), ("runs.csv", ";"), ("runs.csv", "|")])
+def test_user_tables_separated_otherwise_than_by_commas_are_read(tmp_path, name, sep):
+    task = csv_task(table(tmp_path, GOOD.replace(",", sep), name), ["N", "D"], ["loss"], "model",
+                    "top value of N per group")
+    ds = load_dataset(task)
+    assert ds.groups == ("a", "b") and (len(ds.train), len(ds.test)) == (8, 4)
+    assert ds.train.Y[:, 0] == pytest.approx([2 + 1 / n + 1 / d for n in (1, 2) for d in (10, 20)] * 2)
+
+
 def test_user_table_target_checked_too(tmp_path):
     task = csv_task(table(tmp_path, GOOD.replace("model,loss", "model,loss\n1,1,a,oops", 1)), ["N"], ["loss"], None,
                     "top value of N")

@@ -128,6 +128,8 @@ def test_csv_points_are_checked(run, tmp_path):
         code, _, err = discover("predict", str(path), "--csv", str(p))
         assert_clean_error(code, err, needle)
     assert read_points(write(tmp_path, "ok.csv", "D,N\n1e10,1e9\n"), law)[["N", "D"]].values.tolist() == [[1e9, 1e10]]
+    for name, text in [("semi.csv", "D;N\n1e10;1e9\n"), ("tabs.tsv", "D\tN\n1e10\t1e9\n")]:
+        assert read_points(write(tmp_path, name, text), law)[["N", "D"]].values.tolist() == [[1e9, 1e10]]
 
 
 def copy_run_without_its_end(path, dest):
