@@ -295,6 +295,8 @@ def predict(run_dir: str, points: tuple[str, ...], csv_path: str | None, group: 
         raise UserError("give the points to predict either with --at (one or more) or with --csv")
     law = load_law(run_dir, law_id)
     frame = parse_points(points, law) if points else read_points(csv_path, law)
+    if group is not None and points and any(c in frame.columns for c in law.group_columns):
+        raise UserError("the --at points name their group already; drop --group, or the group from --at")
     admitted = load_admitted(run_dir)
     table = predictions(law, with_groups(frame, law, group), admitted)
     print_predictions(law, table, out, admitted)

@@ -121,11 +121,13 @@ def _ids(laws: list[FinalLaw]) -> str:
 
 
 def parse_points(items: Sequence[str], law: RunLaw) -> pd.DataFrame:
-    """Points written ``name=value,name=value`` (one string per point), every input given once."""
-    names = {**{s: c for s, c in zip(law.symbols, law.inputs, strict=True)}, **{c: c for c in law.inputs}}
+    """Points written ``name=value,name=value`` (one string per point), every input given once,
+    and optionally the point's group by its column(s) (``model=small``), in every point or none."""
+    names = {**{s: c for s, c in zip(law.symbols, law.inputs, strict=True)}, **{c: c for c in law.inputs},
+             **{c: c for c in law.group_columns}}
     rows = []
     for item in items:
-        row: dict[str, float] = {}
+        row: dict[str, float | str] = {}
         for part in (p.strip() for p in item.split(",")):
             if not part:
                 continue
@@ -134,15 +136,22 @@ def parse_points(items: Sequence[str], law: RunLaw) -> pd.DataFrame:
                 raise UserError(f"--at {item!r}: write each input as name=value, e.g. {law.inputs[0]}=1e9")
             col = names.get(name)
             if col is None:
-                raise UserError(f"--at {item!r}: {name!r} is not an input of this law; inputs: {', '.join(law.inputs)}")
+                raise UserError(f"--at {item!r}: {name!r} is not an input of this law; inputs: {', '.join(law.inputs)}"
+                                + (f" (and group column(s) {', '.join(law.group_columns)})" if law.group_columns
+                                   else ""))
             if col in row:
                 raise UserError(f"--at {item!r}: {col} is given twice")
-            row[col] = _number(value, f"--at {item!r}: {col}")
+            row[col] = value if col in law.group_columns else _number(value, f"--at {item!r}: {col}")
         missing = [c for c in law.inputs if c not in row]
         if missing:
             raise UserError(f"--at {item!r}: missing {', '.join(missing)} (a point needs every input)")
         rows.append(row)
-    return pd.DataFrame(rows, columns=list(law.inputs))
+    grouped = [c for c in law.group_columns if any(c in r for r in rows)]
+    for item, row in zip(items, rows, strict=True):
+        lacking = [c for c in grouped if c not in row]
+        if lacking:
+            raise UserError(f"--at {item!r}: no {', '.join(lacking)} (name the group in every point, or in none)")
+    return pd.DataFrame(rows, columns=[*law.inputs, *grouped])
 
 
 def read_points(path: str | Path, law: RunLaw) -> pd.DataFrame:

@@ -231,3 +231,26 @@ def test_several_group_columns_are_named_by_their_joined_values(two_column_run, 
         p = write(tmp_path, "points.csv", text)
         code, _, err = discover("predict", str(two_column_run), "--csv", str(p))
         assert_clean_error(code, err, needle)
+
+
+def test_at_points_may_name_their_group_by_its_columns(run, two_column_run):
+    path, _ = run
+    code, out, err = discover("predict", str(path), "--at", "N=1e9,D=1e10,model=big",
+                              "--at", "N=1e9,D=1e10,model=small")
+    assert code == 0, err
+    law = load_law(path)
+    want = predictions(law, with_groups(pd.DataFrame({"N": [1e9], "D": [1e10]}), law))
+    for g in ("big", "small"):
+        value = want.loc[want["model"] == g, PREFIX + "loss"].item()
+        assert any(g in line and f"{value:.6g}"[:5] in line for line in out.splitlines()), out
+    code, out, err = discover("predict", str(two_column_run), "--at", "N=1e9,model=l,data=code")
+    assert code == 0, err
+    assert "l / code" in out and "s / web" not in out
+    for args, needle in [(["--at", "N=1e9,D=1e10,model=big", "--at", "N=1e9,D=1e10"], "no model (name the group"),
+                         (["--at", "N=1e9,D=1e10,model=big", "--group", "small"], "name their group already"),
+                         (["--at", "N=1e9,D=1e10,model=huge"], "unknown group 'huge'"),
+                         (["--at", "N=1e9,D=1e10,size=3"], "(and group column(s) model)")]:
+        code, _, err = discover("predict", str(path), *args)
+        assert_clean_error(code, err, needle)
+    code, _, err = discover("predict", str(two_column_run), "--at", "N=1e9,model=l")
+    assert_clean_error(code, err, "give group column(s) model but not data")
