@@ -102,19 +102,30 @@ def tasks(data_dir: str | None) -> None:
         console.print(f"error: {line}", highlight=False)
 
 
+def table_options(f):
+    """The options that say which task to fit: a known task, or the user's own table."""
+    options = [
+        click.option("--task", "task_name", help="Task name (e.g. vocab_scaling or vocab) or a task spec .toml file."),
+        click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
+                     help="Your own table of runs: a CSV (separated by commas, tabs, ';' or '|') or a .parquet file."),
+        click.option("--inputs", help="With --csv: input columns, comma-separated."),
+        click.option("--target", help="With --csv: target column(s), comma-separated."),
+        click.option("--group", help="With --csv: group column(s), comma-separated (each group, i.e. each "
+                     "combination of their values, gets its own parameters)."),
+        click.option("--holdout", default="largest 15% of `{first input}`", show_default=True,
+                     help="With --csv: rule for the test rows, e.g. 'largest 15% of N*D', 'top value of N per group'."),
+        click.option("--validation",
+                     help="With --csv: rule carving validation rows from train (default: the holdout rule)."),
+        click.option("--name", help="With --csv: the task's name, for the run folder (runs/NAME/...) and the "
+                     "report (default: the file's name without .csv)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 @cli.command()
-@click.option("--task", "task_name", help="Task name (e.g. vocab_scaling or vocab) or a task spec .toml file.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False),
-              help="Your own table of runs: a CSV (separated by commas, tabs, ';' or '|') or a .parquet file.")
-@click.option("--inputs", help="With --csv: input columns, comma-separated.")
-@click.option("--target", help="With --csv: target column(s), comma-separated.")
-@click.option("--group", help="With --csv: group column(s), comma-separated (each group, i.e. each combination "
-              "of their values, gets its own parameters).")
-@click.option("--holdout", default="largest 15% of `{first input}`", show_default=True,
-              help="With --csv: rule for the test rows, e.g. 'largest 15% of N*D', 'top value of N per group'.")
-@click.option("--validation", help="With --csv: rule carving validation rows from train (default: the holdout rule).")
-@click.option("--name", help="With --csv: the task's name, for the run folder (runs/NAME/...) and the report "
-              "(default: the file's name without .csv).")
+@table_options
 @click.option("--max-params", type=int, help="Cap on parameters per group and target (default: the task's).")
 @click.option("--budget", type=float,
               help="Search time in seconds (default: 120; a resumed run: its own). Choosing the law to report and "
@@ -373,6 +384,43 @@ def _print_result(result) -> None:
     from discover.display import print_run
 
     print_run(result.path, out)
+
+
+@cli.command("fit")
+@click.option("--law", "formula", required=True, metavar="FORMULA",
+              help="Your law in the data's units, parameters by name, e.g. 'E + A/N**alpha + B/D**beta'.")
+@table_options
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="As a run's seed: which rows a large table fits on during search.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
+@dev_option
+def fit_law(formula, task_name, csv_path, inputs, target, group, holdout, validation, name, seed, data_dir,
+            development) -> None:
+    """Fit your own law on a task and score it as a run scores the laws it finds.
+
+    Parameters are the names in the formula that are not inputs or functions (E is a
+    parameter; write exp(1) for Euler's number). The law is fitted per group, and scored on the
+    validation slice (validation R²) and, refitted on all of train, on the test split (test R²),
+    the two scores a run's table shows.
+
+    \b
+    Examples:
+      discover fit --task vocab --law 'E + A/non_vocab_parameters**alpha + B/num_characters**beta'
+      discover fit --csv runs.csv --inputs N,D --target loss --law 'E + A/N**a + B/D**b'
+    """
+    from discover.data import development_split, load_dataset
+    from discover.display import print_own_law
+    from discover.own_law import fit_own_law
+    from discover.tasks import csv_task, find_task
+
+    if seed < 0:
+        raise UserError("--seed must be 0 or more")
+    task = _task_from_options(task_name, csv_path, inputs, target, group, holdout, validation, name, None,
+                              find_task, csv_task)
+    ds = load_dataset(task, data_dir)
+    if development:
+        ds = development_split(ds)
+    print_own_law(fit_own_law(formula, ds, task.max_params, seed=seed), task.name, ds.split, out)
 
 
 @cli.command()

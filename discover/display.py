@@ -19,6 +19,7 @@ from discover.select import describe as describe_selection
 if TYPE_CHECKING:
     import pandas as pd
 
+    from discover.own_law import OwnLaw
     from discover.predict import RunLaw
 
 
@@ -164,3 +165,37 @@ def print_predictions(law: RunLaw, table: pd.DataFrame, out: Console, admitted: 
 
 def _num(x: float) -> str:
     return "not finite" if x != x else f"{x:.6g}"
+
+
+def print_own_law(law: OwnLaw, task_name: str, split: str | None, out: Console, most: int = 12) -> None:
+    """A user's law (own_law.fit_own_law): its scores as a run's table shows them, then its
+    parameters per group (fitted on all of train), under the user's names."""
+    test = "dev R²" if split == DEVELOPMENT else "test R²"
+    problem, final, search = law.problem, law.final, law.search
+    targets = ", ".join(problem.targets)
+    out.print(f"[bold]{task_name}[/bold]: your law, in the data's units", highlight=False)
+    out.print(f"  {targets} = {law.formula.strip()}", highlight=False, soft_wrap=True)
+    if law.names:
+        out.print(f"parameters: {', '.join(law.names)} (the names that are not inputs; inputs: "
+                  f"{', '.join(problem.symbols)})", highlight=False)
+    out.print(f"validation R² {_r2(search.val.r2)}, {test} {_r2(final.test.r2)} (NMSE {final.test.nmse:.4g}, "
+              f"NMAE {final.test.nmae:.4g}), train R² {_r2(final.train.r2)}; complexity {law.complexity}",
+              highlight=False)
+    out.print("  scored as a run scores its laws: compare with the val and test columns of `discover show RUN`",
+              highlight=False)
+    if not search.ok:
+        out.print(f"note: a search would reject it: {search.reason}", highlight=False)
+    if final.reason:
+        out.print(f"note: {final.reason}", highlight=False)
+    if not final.params:
+        out.print("it could not be fitted on the training rows", highlight=False)
+        return
+    table = Table(title="fitted parameters (on all of train)", title_justify="left")
+    table.add_column("group" if len(problem.targets) == 1 else "group / target")
+    for name in law.names:
+        table.add_column(name, justify="right")
+    for unit, row in zip(unit_names(problem.groups, problem.targets), final.params[:most], strict=False):
+        table.add_row(unit, *(f"{v:.6g}" for v in row))
+    out.print(table)
+    if len(final.params) > most:
+        out.print(f"... {len(final.params) - most} more rows", highlight=False)

@@ -96,6 +96,21 @@ def parse(text: str, variables: Sequence[str], max_params: int | None = None) ->
     return expr
 
 
+def free_names(text: str) -> list[str]:
+    """The names ``text`` uses as values (not the functions it calls), in order of first
+    appearance; [] when it is not an expression (parse says why). Nothing is evaluated."""
+    for a, b in _UNICODE.items():
+        text = text.replace(a, b)
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    names = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called),
+                   key=lambda n: (n.lineno, n.col_offset))
+    return list(dict.fromkeys(n.id for n in names))
+
+
 class _Builder:
     """Turns a whitelisted ``ast`` tree into sympy, node by node."""
 
