@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,20 +162,28 @@ def read_points(path: str | Path, law: RunLaw) -> pd.DataFrame:
         raise UserError(f"{path}: no such file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise UserError(f"{path}: not a readable CSV ({str(exc).splitlines()[0] if str(exc) else exc})") from None
+    return checked_points(frame, law, str(path), lambda i: f"line {i + 2}")
+
+
+def checked_points(frame: pd.DataFrame, law: RunLaw, where: str,
+                   place: Callable[[int], str] = lambda i: f"row {i}") -> pd.DataFrame:
+    """``frame`` (a copy) with the law's input columns as floats, or UserError naming the first
+    missing column or bad value (at ``place(position)``). Other columns are carried through."""
     missing = [c for c in law.inputs if c not in frame.columns]
     if missing:
-        raise UserError(f"{path}: no column {', '.join(repr(c) for c in missing)}; the law's inputs are "
+        raise UserError(f"{where}: no column {', '.join(repr(c) for c in missing)}; the law's inputs are "
                         f"{', '.join(law.inputs)}")
     if frame.empty:
-        raise UserError(f"{path}: no rows")
+        raise UserError(f"{where}: no rows")
+    frame = frame.copy()
     for col in law.inputs:
         values = pd.to_numeric(frame[col], errors="coerce")
-        bad = frame.index[values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))]
+        bad = np.flatnonzero((values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))).to_numpy())
         if len(bad):
             cell = frame[col].iloc[bad[0]]
             shown = "empty" if pd.isna(cell) else repr(str(cell))
-            raise UserError(f"{path}: column {col!r} has a value that is not a finite number on line "
-                            f"{int(bad[0]) + 2} ({shown})")
+            raise UserError(f"{where}: column {col!r} has a value that is not a finite number on {place(int(bad[0]))} "
+                            f"({shown})")
         frame[col] = values.astype(float)
     return frame
 

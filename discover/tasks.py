@@ -280,6 +280,13 @@ def find_task(name: str) -> TaskSpec:
     raise UserError(f"unknown task {name!r}; known tasks: {known} (or give a spec .toml file)")
 
 
+def check_name(name: str) -> None:
+    """UserError unless ``name`` can name a task (and its folder of runs)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", name):
+        raise UserError(f"--name {name!r}: use letters, digits, '_', '-' and '.' (it names a folder), "
+                        "starting with a letter or digit")
+
+
 def csv_task(csv: str, inputs: list[str], targets: list[str], group: str | Sequence[str] | None, holdout: str,
              validation: str | None = None, max_params: int = 12, name: str | None = None) -> TaskSpec:
     """A user's own table as a task named ``name`` (default: after the file): test rows held out by
@@ -288,9 +295,8 @@ def csv_task(csv: str, inputs: list[str], targets: list[str], group: str | Seque
     path = Path(csv).expanduser()
     if not path.is_file():
         raise UserError(f"{csv}: no such file")
-    if name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", name):
-        raise UserError(f"--name {name!r}: use letters, digits, '_', '-' and '.' (it names a folder), "
-                        "starting with a letter or digit")
+    if name is not None:
+        check_name(name)
     name = name or re.sub(r"[^A-Za-z0-9_.\-]", "_", path.stem).lstrip("_.-") or "table"
     inputs, targets = list(inputs), list(targets)
     return TaskSpec(
