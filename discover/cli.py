@@ -144,9 +144,11 @@ def table_options(f):
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
 @dev_option
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@click.option("--dry-run", is_flag=True, help="Load the data and apply the holdout rules, print where the rows go "
+              "(fit, validation, test per group, and each input's range in each) and the notes, then stop.")
 @llm_options
 def run(task_name, csv_path, inputs, target, group, holdout, validation, name, max_params, budget, max_evals, seed,
-        refit_weight, out, resume, data_dir, development, quiet, **llm_opts) -> None:
+        refit_weight, out, resume, data_dir, development, quiet, dry_run, **llm_opts) -> None:
     """Search for a law on one task, then print the frontier with validation and test R².
 
     \b
@@ -200,6 +202,14 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, m
         config = dataclasses.replace(config, refit_weight=refit_weight)
     if max_params is not None:
         config = dataclasses.replace(config, max_params=max_params)
+    if dry_run:
+        console.print(f"[bold]{task.name}[/bold]: {len(ds.train)} train rows, {len(ds.test)} test rows, "
+                      f"{len(ds.groups)} group(s)", highlight=False)
+        for text in [*negative_inputs(ds), *constant_inputs(ds), unscorable_test(ds)]:
+            if text:
+                console.print(f"note: {text}", highlight=False)
+        _print_split(ds, seed)
+        return
     path = Path(out) if out else default_out(task, seed)
     llm = setup_llm(llm_opts, path, console.print, task, config.max_params)
     if llm:
@@ -219,7 +229,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, m
 # `discover run` options that describe a new run (a resumed run has its own), by parameter name and flag
 NEW_RUN_ONLY = {"task_name": "--task", "csv_path": "--csv", "inputs": "--inputs", "target": "--target",
                 "group": "--group", "holdout": "--holdout", "validation": "--validation", "name": "--name",
-                "max_params": "--max-params", "seed": "--seed", "out": "--out"}
+                "max_params": "--max-params", "seed": "--seed", "out": "--out", "dry_run": "--dry-run"}
 
 
 def _given(flags: dict[str, str]) -> list[str]:
@@ -378,6 +388,12 @@ def report(path: str, out_file: str | None, fmt: str, data_dir: str | None, jobs
     written = write_report(path, out_file, fmt, data_dir,
                            progress=lambda text: console.print(text, highlight=False), jobs=jobs)
     out.print(str(written), highlight=False, soft_wrap=True)
+
+
+def _print_split(ds, seed: int) -> None:
+    from discover.display import print_split
+
+    print_split(ds, seed, out)
 
 
 def _print_result(result) -> None:

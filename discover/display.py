@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import sympy as sp
 from rich.console import Console
 from rich.table import Table
@@ -19,6 +20,7 @@ from discover.select import describe as describe_selection
 if TYPE_CHECKING:
     import pandas as pd
 
+    from discover.data import Dataset
     from discover.own_law import OwnLaw
     from discover.predict import RunLaw
 
@@ -199,3 +201,45 @@ def print_own_law(law: OwnLaw, task_name: str, split: str | None, out: Console, 
     out.print(table)
     if len(final.params) > most:
         out.print(f"... {len(final.params) - most} more rows", highlight=False)
+
+
+def print_split(ds: Dataset, seed: int, out: Console, most: int = 20) -> None:
+    """Where a run's rows go (``discover run --dry-run``): per group, the rows the search fits
+    on, the validation slice it selects on, and the test rows scored once at the end; then each
+    input's range in each, which shows how far the law is asked to extrapolate."""
+    from discover.holdout import holdout_mask
+    from discover.problem import make_problem
+
+    problem = make_problem(ds, seed=seed)  # as the run would: its checks speak now
+    in_val = holdout_mask(ds.task.validation, ds.train, ds.task.symbols, seed=seed)
+    G = len(ds.groups)
+    train, test = np.bincount(ds.train.group, minlength=G), np.bincount(ds.test.group, minlength=G)
+    val = np.bincount(ds.train.group[in_val], minlength=G)
+    table = Table(title=f"{ds.task.name}: rows per group", title_justify="left")
+    for col in ("group", "fit", "validation", "test"):
+        table.add_column(col, justify="left" if col == "group" else "right")
+    for g in range(min(G, most)):
+        table.add_row(ds.groups[g], str(train[g] - val[g]), str(val[g]), str(test[g]))
+    if G > most:
+        table.add_row(f"... {G - most} more", "", "", "")
+    if G > 1:
+        table.add_row("all", str(int(train.sum() - val.sum())), str(int(val.sum())), str(int(test.sum())),
+                      style="bold")
+    out.print(table)
+    ranges = Table(title="input ranges (raw units)", title_justify="left")
+    for col in ("input", "fit", "validation", "test"):
+        ranges.add_column(col)
+    for col, s in zip(ds.task.inputs, ds.task.symbols, strict=True):
+        x = ds.train.X[s]
+        ranges.add_row(col, _span(x[~in_val]), _span(x[in_val]), _span(ds.test.X[s]))
+    out.print(ranges)
+    folds = len(problem.folds)
+    out.print(f"selection folds carved from train below the validation slice: {folds}"
+              + ("" if folds else " (the law to report is chosen on the validation slice alone)"), highlight=False)
+
+
+def _span(x: np.ndarray) -> str:
+    if not len(x):
+        return "—"
+    lo, hi = float(np.min(x)), float(np.max(x))
+    return f"{lo:.4g}" if lo == hi else f"{lo:.4g} – {hi:.4g}"

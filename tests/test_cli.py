@@ -351,3 +351,21 @@ def test_a_single_test_row_is_flagged_as_unscorable(tmp_path):
     code, _, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--max-evals", "30",
                             "--out", str(tmp_path / "other"))
     assert code == 0 and "undefined" not in err
+
+
+def test_dry_run_shows_where_the_rows_go_and_starts_no_run(tmp_path):
+    rows = ["model,N,D,loss"] + [f"{m},{n},{d},{k + 10 / n ** 0.3 + 5 / d ** 0.2}" for m, k in (("a", 2), ("b", 3))
+                                 for n in (1, 2, 4, 8, 16, 32) for d in (10, 20, 40)]
+    p = write(tmp_path, "runs.csv", "\n".join(rows) + "\n")
+    code, out, err = discover("run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--group", "model",
+                              "--holdout", "top value of N per group", "--dry-run", cwd=tmp_path)
+    assert code == 0, err
+    assert "runs: 30 train rows, 6 test rows, 2 group(s)" in err
+    table = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:5]]
+             for line in out.splitlines() if line.startswith("│")}
+    # per group: 18 rows; test = N 32 (3 rows); validation = the top N of train, N 16 (3 rows)
+    assert table["a"] == table["b"] == ["12", "3", "3"] and table["all"] == ["24", "6", "6"]
+    assert table["N"] == ["1 – 8", "16", "32"] and table["D"] == ["10 – 40"] * 3
+    assert "selection folds" in out and not (tmp_path / "runs").exists()
+    code, _, err = discover("run", "--resume", str(tmp_path), "--dry-run")
+    assert_clean_error(code, err, "--dry-run: for new runs only")
