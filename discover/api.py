@@ -103,14 +103,16 @@ def open_run(path: str | Path) -> Run:
 def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], target: str | Sequence[str],
              group: str | Sequence[str] | None = None, holdout: str | None = None, *, validation: str | None = None,
              name: str | None = None, budget: float = 120.0, max_evals: int | None = None, seed: int = 0,
-             max_params: int = 12, out: str | Path | None = None, quiet: bool = False) -> Run:
+             max_params: int = 12, out: str | Path | None = None, drop_incomplete: bool = False,
+             quiet: bool = False) -> Run:
     """Search ``table`` (a DataFrame, or a CSV/parquet file) for a law of ``target`` in ``inputs``,
     as ``discover run --csv`` does, and return the finished run.
 
     ``holdout`` is the rule for the test rows (default: the largest 15% of the first input);
     ``group`` names the column(s) whose groups get their own parameters. A DataFrame is written
-    to the run folder (``table.csv``), which then holds everything the run needs."""
-    from discover.data import constant_inputs, load_dataset, negative_inputs, unscorable_test
+    to the run folder (``table.csv``), which then holds everything the run needs.
+    ``drop_incomplete`` leaves out rows with an empty, non-numeric or infinite value (noted)."""
+    from discover.data import constant_inputs, dropped_rows, load_dataset, negative_inputs, unscorable_test
     from discover.runner import start_run
     from discover.search.loop import SearchConfig
     from discover.tasks import check_name, csv_task
@@ -128,13 +130,14 @@ def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], targ
         folder.mkdir(parents=True, exist_ok=True)
         table.to_csv(folder / TABLE, index=False)
         task = csv_task(str(folder / TABLE), ins, tgs, grp, rule, validation, max_params=max_params,
-                        name=name or "table")
+                        name=name or "table", drop_incomplete=drop_incomplete)
     else:
-        task = csv_task(str(table), ins, tgs, grp, rule, validation, max_params=max_params, name=name)
+        task = csv_task(str(table), ins, tgs, grp, rule, validation, max_params=max_params, name=name,
+                        drop_incomplete=drop_incomplete)
         folder = Path(out) if out else Path("runs") / task.name / stamp
     ds = load_dataset(task)
     say = (lambda text: None) if quiet else print
-    for text in [*negative_inputs(ds), *constant_inputs(ds), unscorable_test(ds)]:
+    for text in [dropped_rows(ds), *negative_inputs(ds), *constant_inputs(ds), unscorable_test(ds)]:
         if text:
             say(f"note: {text}")
     config = SearchConfig(budget=budget, max_evals=max_evals, seed=seed, max_params=max_params)

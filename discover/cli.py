@@ -5,6 +5,7 @@ Every error a user can cause ends in one line on stderr and exit code 2, never a
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import shlex
 import sys
@@ -118,6 +119,9 @@ def table_options(f):
                      help="With --csv: rule carving validation rows from train (default: the holdout rule)."),
         click.option("--name", help="With --csv: the task's name, for the run folder (runs/NAME/...) and the "
                      "report (default: the file's name without .csv)."),
+        click.option("--drop-incomplete", is_flag=True, help="Leave out rows with an empty, non-numeric or "
+                     "infinite input or target (or an empty group); they are counted and named. Without it such "
+                     "a row is an error."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -147,8 +151,8 @@ def table_options(f):
 @click.option("--dry-run", is_flag=True, help="Load the data and apply the holdout rules, print where the rows go "
               "(fit, validation, test per group, and each input's range in each) and the notes, then stop.")
 @llm_options
-def run(task_name, csv_path, inputs, target, group, holdout, validation, name, max_params, budget, max_evals, seed,
-        refit_weight, out, resume, data_dir, development, quiet, dry_run, **llm_opts) -> None:
+def run(task_name, csv_path, inputs, target, group, holdout, validation, name, drop_incomplete, max_params, budget,
+        max_evals, seed, refit_weight, out, resume, data_dir, development, quiet, dry_run, **llm_opts) -> None:
     """Search for a law on one task, then print the frontier with validation and test R².
 
     \b
@@ -157,9 +161,14 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, m
       discover run --csv runs.csv --inputs N,D --target loss --holdout "largest 15% of N*D"
       discover run --resume runs/vocab_scaling_law/20261122-101500-seed0
     """
-    import dataclasses
-
-    from discover.data import constant_inputs, development_split, load_dataset, negative_inputs, unscorable_test
+    from discover.data import (
+        constant_inputs,
+        development_split,
+        dropped_rows,
+        load_dataset,
+        negative_inputs,
+        unscorable_test,
+    )
     from discover.llm.options import setup_llm
     from discover.runner import default_out, resume_run, start_run
     from discover.search.loop import SearchConfig
@@ -191,7 +200,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, m
         _print_result(result)
         return
     task = _task_from_options(task_name, csv_path, inputs, target, group, holdout, validation, name, max_params,
-                              find_task, csv_task)
+                              find_task, csv_task, drop_incomplete)
     ds = load_dataset(task, data_dir)
     if development:
         ds = development_split(ds)
@@ -205,7 +214,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, m
     if dry_run:
         console.print(f"[bold]{task.name}[/bold]: {len(ds.train)} train rows, {len(ds.test)} test rows, "
                       f"{len(ds.groups)} group(s)", highlight=False)
-        for text in [*negative_inputs(ds), *constant_inputs(ds), unscorable_test(ds)]:
+        for text in [dropped_rows(ds), *negative_inputs(ds), *constant_inputs(ds), unscorable_test(ds)]:
             if text:
                 console.print(f"note: {text}", highlight=False)
         _print_split(ds, seed)
@@ -218,7 +227,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, m
     console.print(f"[bold]{task.name}[/bold]: {split}{len(ds.train)} train rows, {len(ds.test)} test rows, "
                   f"{len(ds.groups)} group(s); budget {config.budget:g}s, seed {seed}; "
                   f"{llm.description if llm else 'GP-only search (no LLM configured)'}", highlight=False)
-    for text in [*negative_inputs(ds), *constant_inputs(ds), unscorable_test(ds)]:
+    for text in [dropped_rows(ds), *negative_inputs(ds), *constant_inputs(ds), unscorable_test(ds)]:
         if text:
             console.print(f"note: {text}", highlight=False)
     result = start_run(task, ds, path, config, on_progress=progress, command=shlex.join(["discover", *sys.argv[1:]]),
@@ -229,7 +238,8 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, m
 # `discover run` options that describe a new run (a resumed run has its own), by parameter name and flag
 NEW_RUN_ONLY = {"task_name": "--task", "csv_path": "--csv", "inputs": "--inputs", "target": "--target",
                 "group": "--group", "holdout": "--holdout", "validation": "--validation", "name": "--name",
-                "max_params": "--max-params", "seed": "--seed", "out": "--out", "dry_run": "--dry-run"}
+                "max_params": "--max-params", "seed": "--seed", "out": "--out", "dry_run": "--dry-run",
+                "drop_incomplete": "--drop-incomplete"}
 
 
 def _given(flags: dict[str, str]) -> list[str]:
@@ -240,14 +250,14 @@ def _given(flags: dict[str, str]) -> list[str]:
 
 
 def _task_from_options(task_name, csv_path, inputs, target, group, holdout, validation, name, max_params, find_task,
-                       csv_task):
+                       csv_task, drop_incomplete=False):
     if task_name and csv_path:
         raise UserError("give either --task or --csv, not both")
     if name is not None and not csv_path:
         raise UserError("--name names a --csv task (a known task keeps its own name)")
     if task_name:
         task = find_task(task_name)
-        return task
+        return dataclasses.replace(task, drop_incomplete=True) if drop_incomplete else task
     if not csv_path:
         raise UserError("say what to fit: --task NAME (see `discover tasks`) or --csv FILE --inputs ... --target ...")
     ins, tgs = _split_names(inputs), _split_names(target)
@@ -256,7 +266,7 @@ def _task_from_options(task_name, csv_path, inputs, target, group, holdout, vali
     if "{first input}" in holdout:
         holdout = holdout.replace("{first input}", ins[0])
     return csv_task(csv_path, ins, tgs, _split_names(group), holdout, validation, max_params=max_params or 12,
-                    name=name)
+                    name=name, drop_incomplete=drop_incomplete)
 
 
 def _progress_printer():
@@ -410,8 +420,8 @@ def _print_result(result) -> None:
               help="As a run's seed: which rows a large table fits on during search.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
 @dev_option
-def fit_law(formula, task_name, csv_path, inputs, target, group, holdout, validation, name, seed, data_dir,
-            development) -> None:
+def fit_law(formula, task_name, csv_path, inputs, target, group, holdout, validation, name, drop_incomplete, seed,
+            data_dir, development) -> None:
     """Fit your own law on a task and score it as a run scores the laws it finds.
 
     Parameters are the names in the formula that are not inputs or functions (E is a
@@ -424,7 +434,7 @@ def fit_law(formula, task_name, csv_path, inputs, target, group, holdout, valida
       discover fit --task vocab --law 'E + A/non_vocab_parameters**alpha + B/num_characters**beta'
       discover fit --csv runs.csv --inputs N,D --target loss --law 'E + A/N**a + B/D**b'
     """
-    from discover.data import development_split, load_dataset
+    from discover.data import development_split, dropped_rows, load_dataset
     from discover.display import print_own_law
     from discover.own_law import fit_own_law
     from discover.tasks import csv_task, find_task
@@ -432,10 +442,12 @@ def fit_law(formula, task_name, csv_path, inputs, target, group, holdout, valida
     if seed < 0:
         raise UserError("--seed must be 0 or more")
     task = _task_from_options(task_name, csv_path, inputs, target, group, holdout, validation, name, None,
-                              find_task, csv_task)
+                              find_task, csv_task, drop_incomplete)
     ds = load_dataset(task, data_dir)
     if development:
         ds = development_split(ds)
+    if note := dropped_rows(ds):
+        console.print(f"note: {note}", highlight=False)
     print_own_law(fit_own_law(formula, ds, task.max_params, seed=seed), task.name, ds.split, out)
 
 

@@ -87,6 +87,7 @@ class Dataset:
     checksums: Mapping[str, str]
     source: str
     split: str = TEST  # what ``test`` holds: TEST, SLDBench's (or the user's) test rows, or DEVELOPMENT
+    dropped: Mapping[str, tuple[int, ...]] = dataclasses.field(default_factory=dict)  # file -> rows left out
 
 
 def flat_targets(split: Split, targets: Sequence[str]) -> list[str]:
@@ -285,6 +286,7 @@ def read_delimited(source, path: str | Path) -> pd.DataFrame:
 
 def _split_by_rule(task: TaskSpec, frame: pd.DataFrame, where: str, checksums: dict, source: str) -> Dataset:
     """One table split into train and test by the task's test rule (seed 0: the same split every time)."""
+    frame, dropped = _complete(frame, task, where)
     groups = _group_names([frame], task, [where])
     whole = _split(frame, task, groups, where)
     try:
@@ -292,21 +294,54 @@ def _split_by_rule(task: TaskSpec, frame: pd.DataFrame, where: str, checksums: d
     except UserError as exc:
         raise UserError(f"{where}: test {exc}") from None
     return Dataset(task=task, groups=groups, train=whole.take(~mask), test=whole.take(mask), checksums=checksums,
-                   source=source)
+                   source=source, dropped=dropped)
 
 
 def _dataset(task: TaskSpec, train: pd.DataFrame, test: pd.DataFrame, train_where: str, test_where: str,
              checksums: dict, source: str) -> Dataset:
+    train, dropped_train = _complete(train, task, train_where)
+    test, dropped_test = _complete(test, task, test_where)
     groups = _group_names([train, test], task, [train_where, test_where])
     tr = _split(train, task, groups, train_where)
     te = _split(test, task, groups, test_where, min_rows=1)
     unseen = sorted(set(te.group.tolist()) - set(tr.group.tolist()))
     if unseen:
         raise UserError(f"{test_where}: test group(s) {', '.join(groups[g] for g in unseen)} have no training rows")
-    return Dataset(task=task, groups=groups, train=tr, test=te, checksums=checksums, source=source)
+    return Dataset(task=task, groups=groups, train=tr, test=te, checksums=checksums, source=source,
+                   dropped={**dropped_train, **dropped_test})
 
 
 # --- checks and conversion ----------------------------------------------------------------------------
+
+
+def _complete(frame: pd.DataFrame, task: TaskSpec, where: str) -> tuple[pd.DataFrame, dict[str, tuple[int, ...]]]:
+    """With ``task.drop_incomplete``: the rows whose inputs and targets are finite numbers and
+    whose group columns are not empty, and the row numbers of the others (1 = the first data
+    row); else ``frame`` as it is (the checks that follow name the first bad row)."""
+    if not task.drop_incomplete:
+        return frame, {}
+    _columns(frame, task, where)
+    bad = np.zeros(len(frame), dtype=bool)
+    for col in (*task.inputs, *task.targets):
+        s = frame[col]
+        values = s if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) else \
+            pd.to_numeric(s, errors="coerce")
+        bad |= ~np.isfinite(values.to_numpy(dtype=np.float64, na_value=np.nan))
+    for col in task.group:
+        bad |= frame[col].isna().to_numpy()
+    rows = tuple(int(i) + 1 for i in np.flatnonzero(bad))
+    return frame.loc[~bad].reset_index(drop=True), ({where: rows} if rows else {})
+
+
+def dropped_rows(ds: Dataset, shown: int = 8) -> str:
+    """A note on the rows left out for an empty, non-numeric or infinite value ('' if none)."""
+    if not ds.dropped:
+        return ""
+    total = sum(len(r) for r in ds.dropped.values())
+    parts = [f"{Path(w).name} row(s) {', '.join(map(str, r[:shown]))}{' ...' if len(r) > shown else ''}"
+             for w, r in ds.dropped.items()]
+    return (f"left out {total} row(s) with an empty, non-numeric or infinite input or target, or an empty group "
+            f"(--drop-incomplete): {'; '.join(parts)} (1 = the first data row)")
 
 
 def _columns(frame: pd.DataFrame, task: TaskSpec, where: str) -> None:
@@ -326,7 +361,8 @@ def _group_names(frames: list[pd.DataFrame], task: TaskSpec, wheres: list[str]) 
         for col in task.group:
             missing = np.flatnonzero(frame[col].isna().to_numpy())
             if len(missing):
-                raise UserError(f"{where}: column {col!r} is empty at row {missing[0] + 1}")
+                raise UserError(f"{where}: column {col!r} is empty at row {missing[0] + 1} "
+                                "(--drop-incomplete leaves such rows out)")
         for values in dict.fromkeys(zip(*(frame[c].astype(str) for c in task.group), strict=True)):
             name = GROUP_JOIN.join(values)
             if names.setdefault(name, values) != values:
@@ -349,14 +385,15 @@ def _numeric(frame: pd.DataFrame, col: str, where: str) -> np.ndarray:
         bad = np.flatnonzero(as_num.isna().to_numpy() & s.notna().to_numpy())
         if pd.api.types.is_bool_dtype(s) or len(bad):
             i = bad[0] if len(bad) else 0
-            raise UserError(f"{where}: column {col!r} has a non-numeric value {str(s.iloc[i])!r} at row {i + 1}")
+            raise UserError(f"{where}: column {col!r} has a non-numeric value {str(s.iloc[i])!r} at row {i + 1} "
+                            "(--drop-incomplete leaves such rows out)")
         s = as_num
     values = s.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = np.flatnonzero(~np.isfinite(values))
     if len(bad):
         i = bad[0]
         what = "an empty value (NaN)" if np.isnan(values[i]) else f"an infinite value ({values[i]})"
-        raise UserError(f"{where}: column {col!r} has {what} at row {i + 1}")
+        raise UserError(f"{where}: column {col!r} has {what} at row {i + 1} (--drop-incomplete leaves such rows out)")
     return values
 
 

@@ -25,7 +25,7 @@ SUFFIX = "_scaling_law"
 PROVIDED = "provided"
 SHA_KEYS = ("train.parquet", "test.parquet", "train.csv", "test.csv")
 _KEYS = {"name", "description", "citation", "inputs", "targets", "group", "max_params", "validation", "test",
-         "hf_repo", "hf_config", "csv", "sha256"}
+         "hf_repo", "hf_config", "csv", "sha256", "drop_incomplete"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _BACKTICK_RE = re.compile(r"`([^`]*)`")
 
@@ -48,6 +48,7 @@ class TaskSpec:
     csv: str | None = None
     sha256: Mapping[str, str] = field(default_factory=dict, hash=False)
     spec_path: str | None = None
+    drop_incomplete: bool = False  # leave out rows with an empty, non-numeric or infinite value (data.dropped_rows)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # normalise sequences and mappings given by callers (lists from JSON, ...)
@@ -93,6 +94,8 @@ def _check(t: TaskSpec) -> None:
     both = sorted({c for c in used if used.count(c) > 1})
     if both:
         raise UserError(f"task {t.name}: column(s) {', '.join(both)} used in more than one role")
+    if not isinstance(t.drop_incomplete, bool):
+        raise UserError(f"task {t.name}: drop_incomplete must be true or false")
     if isinstance(t.max_params, bool) or not isinstance(t.max_params, int) or not 1 <= t.max_params <= 100:
         raise UserError(f"task {t.name}: max_params must be an integer from 1 to 100")
     for what, rule in (("test", t.test), ("validation", t.validation)):
@@ -218,6 +221,7 @@ def _spec_from_toml(d: dict, path: Path) -> TaskSpec:
         test=d["test"] if d["test"] == PROVIDED else rule_in_symbols(d["test"], inputs),
         description=d.get("description", ""), citation=d.get("citation", ""), hf_repo=d.get("hf_repo"),
         hf_config=d.get("hf_config"), csv=csv, sha256=sha, spec_path=str(path),
+        drop_incomplete=d.get("drop_incomplete", False),
     )
 
 
@@ -288,7 +292,8 @@ def check_name(name: str) -> None:
 
 
 def csv_task(csv: str, inputs: list[str], targets: list[str], group: str | Sequence[str] | None, holdout: str,
-             validation: str | None = None, max_params: int = 12, name: str | None = None) -> TaskSpec:
+             validation: str | None = None, max_params: int = 12, name: str | None = None,
+             drop_incomplete: bool = False) -> TaskSpec:
     """A user's own table as a task named ``name`` (default: after the file): test rows held out by
     ``holdout``, validation by ``validation`` (default: the same rule). Rules may name columns in
     back-quotes (`` `smooth loss` ``)."""
@@ -302,5 +307,5 @@ def csv_task(csv: str, inputs: list[str], targets: list[str], group: str | Seque
     return TaskSpec(
         name=name, inputs=tuple(inputs), targets=tuple(targets), group=group or (), max_params=max_params,
         validation=rule_in_symbols(validation or holdout, inputs), test=rule_in_symbols(holdout, inputs),
-        description=f"user table {path.name}", csv=str(path.resolve()),
+        description=f"user table {path.name}", csv=str(path.resolve()), drop_incomplete=drop_incomplete,
     )

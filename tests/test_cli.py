@@ -369,3 +369,19 @@ def test_dry_run_shows_where_the_rows_go_and_starts_no_run(tmp_path):
     assert "selection folds" in out and not (tmp_path / "runs").exists()
     code, _, err = discover("run", "--resume", str(tmp_path), "--dry-run")
     assert_clean_error(code, err, "--dry-run: for new runs only")
+
+
+def test_drop_incomplete_is_noted_recorded_and_kept_on_resume(tmp_path):
+    lines = GOOD.splitlines()
+    p = write(tmp_path, "runs.csv", "\n".join([*lines, "64,10,", "64,oops,2.5"]) + "\n")
+    args = ["run", "--csv", str(p), "--inputs", "N,D", "--target", "loss", "--holdout", "top value of N"]
+    code, _, err = discover(*args, "--max-evals", "10")
+    assert_clean_error(code, err, "'D' has a non-numeric value 'oops' at row 26 (--drop-incomplete")
+    code, _, err = discover(*args, "--drop-incomplete", "--max-evals", "10", "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    assert "note: left out 2 row(s)" in err and "runs.csv row(s) 25, 26" in err
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["task"]["drop_incomplete"] is True and cfg["rows"]["train"] + cfg["rows"]["test"] == 24
+    code, out, err = discover("run", "--resume", str(tmp_path / "run"), "--max-evals", "15")
+    assert code == 0, err
+    assert "recommended law" in out

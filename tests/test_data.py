@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from discover.data import Split, cache_dir, data_root, load_dataset
+from discover.data import Split, cache_dir, data_root, dropped_rows, load_dataset
 from discover.errors import UserError
 from discover.tasks import csv_task, find_task
 
@@ -214,6 +214,25 @@ def test_user_tables_separated_otherwise_than_by_commas_are_read(tmp_path, name,
     ds = load_dataset(task)
     assert ds.groups == ("a", "b") and (len(ds.train), len(ds.test)) == (8, 4)
     assert ds.train.Y[:, 0] == pytest.approx([2 + 1 / n + 1 / d for n in (1, 2) for d in (10, 20)] * 2)
+
+
+def test_drop_incomplete_leaves_out_bad_rows_and_names_them(tmp_path):
+    """Rows with an empty, non-numeric or infinite input or target, or an empty group, are left out
+    and named (1 = the first data row); the rest load as they would without those rows."""
+    lines = GOOD.splitlines()
+    holes = [lines[0], lines[1].replace("1,10,a,", "1,,a,"), lines[2].replace("1,20,a,", "1,20,,"), *lines[3:7],
+             lines[7].replace("1,10,b,", "oops,10,b,"), *lines[8:], "4,20,b,inf"]
+    task = csv_task(table(tmp_path, "\n".join(holes) + "\n"), ["N", "D"], ["loss"], "model",
+                    "top value of N per group", drop_incomplete=True)
+    ds = load_dataset(task)
+    assert ds.dropped == {task.csv: (1, 2, 7, 13)}
+    assert dropped_rows(ds).startswith("left out 4 row(s)") and "runs.csv row(s) 1, 2, 7, 13" in dropped_rows(ds)
+    whole = load_dataset(csv_task(table(tmp_path, GOOD, "whole.csv"), ["N", "D"], ["loss"], "model",
+                                  "top value of N per group"))
+    assert (len(ds.train), len(ds.test)) == (len(whole.train) - 3, len(whole.test))  # (1,10),(1,20) of a; (1,10) of b
+    assert dropped_rows(whole) == "" and whole.dropped == {}
+    with pytest.raises(UserError, match="'model' is empty at row 2 \\(--drop-incomplete leaves such rows out\\)"):
+        load_dataset(csv_task(task.csv, ["N", "D"], ["loss"], "model", "top value of N per group"))
 
 
 def test_user_table_target_checked_too(tmp_path):

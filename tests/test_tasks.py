@@ -117,6 +117,7 @@ def test_spec_file_by_path(tmp_path):
     (("validation", "max_params = 0\nvalidation"), "max_params"),
     (("name = \"mini_scaling_law\"", "name = \"a b\""), "task name 'a b'"),
     (("test = \"largest 20% of N*D\"", "test = \"provided\""), "no provided test split"),
+    (("validation", "drop_incomplete = \"yes\"\nvalidation"), "drop_incomplete must be true or false"),
     (("inputs", "inputs = 3\ninputs"), "not a readable TOML file"),
 ])
 def test_bad_spec_files_name_the_file(tmp_path, edit, message):
@@ -131,7 +132,10 @@ def test_a_spec_may_group_by_several_columns(tmp_path):
     path = tmp_path / "mini.toml"
     path.write_text(SPEC.replace("validation", 'group = ["model", "data"]\nvalidation', 1))
     t = load_spec(path)
-    assert t.group == ("model", "data")
+    assert t.group == ("model", "data") and not t.drop_incomplete
+    path.write_text(SPEC.replace("validation", "drop_incomplete = true\nvalidation", 1))
+    assert load_spec(path).drop_incomplete
+    path.write_text(SPEC.replace("validation", 'group = ["model", "data"]\nvalidation', 1))
     for group, message in [('["model", 3]', "group must be a column name or a list"),
                            ('["model", "model"]', "group lists a column twice"),
                            ('["model", "N"]', "more than one role")]:
