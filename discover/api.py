@@ -60,15 +60,26 @@ class Run:
         return None if rec is None else rec.test.r2
 
     def predict(self, points: pd.DataFrame | Mapping[str, Sequence | float], group: str | None = None,
-                law_id: int | None = None) -> pd.DataFrame:
+                law_id: int | None = None, bootstrap: int | None = None, data_dir: str | Path | None = None
+                ) -> pd.DataFrame:
         """The law's predictions at ``points`` (a DataFrame, or columns as a dict), as ``discover
-        predict`` gives them: ``predicted_<target>``, the admitted range, ``beyond_train``."""
+        predict`` gives them: ``predicted_<target>``, the admitted range, ``beyond_train``; with
+        ``bootstrap=N``, also the fit range from N resampled refits (``fit_low_<target>``,
+        ``fit_high_<target>``; the run's data is read, from ``data_dir`` for a known task)."""
         from discover.predict import checked_points, load_admitted, load_law, predictions, with_groups
 
         law = load_law(self.path, law_id)
         frame = points if isinstance(points, pd.DataFrame) else _frame(points)
         frame = checked_points(frame, law, "points")
-        return predictions(law, with_groups(frame, law, group), load_admitted(self.path))
+        table = predictions(law, with_groups(frame, law, group), load_admitted(self.path))
+        if bootstrap is None:
+            return table
+        from discover.bootstrap import run_dataset, with_fit_range
+        from discover.runstore import RunStore
+
+        cfg = RunStore.open(self.path).config
+        return with_fit_range(table, law, cfg, run_dataset(cfg, None if data_dir is None else str(data_dir)),
+                              bootstrap)[0]
 
     def export(self, to: str = "python", law_id: int | None = None) -> str:
         """The law as text: ``"python"`` (a numpy module), ``"latex"`` or ``"json"`` (see ``discover export``)."""

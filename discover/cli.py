@@ -304,8 +304,13 @@ def show(run_dir: str) -> None:
               "default: the recommended law.")
 @click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False),
               help="Write the points and their predictions to this CSV.")
+@click.option("--bootstrap", "draws", type=int, metavar="N",
+              help="Also refit the law on N resamples of the training rows (e.g. 100) and give the central 90% of "
+              "its predictions: the fit range (how much the particular runs in the table move it). Needs the "
+              "run's data (--data-dir for a known task).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="With --bootstrap: folder with the task data.")
 def predict(run_dir: str, points: tuple[str, ...], csv_path: str | None, group: str | None, law_id: int | None,
-            out_file: str | None) -> None:
+            out_file: str | None, draws: int | None, data_dir: str | None) -> None:
     """Predict new runs with a finished run's law (its parameters fitted on all of train).
 
     Each point is flagged where it lies past the range of the training runs of its group: the
@@ -330,7 +335,19 @@ def predict(run_dir: str, points: tuple[str, ...], csv_path: str | None, group: 
         raise UserError("the --at points name their group already; drop --group, or the group from --at")
     admitted = load_admitted(run_dir)
     table = predictions(law, with_groups(frame, law, group), admitted)
-    print_predictions(law, table, out, admitted)
+    spread = None
+    if draws is not None:
+        from discover.bootstrap import run_dataset, with_fit_range
+        from discover.runstore import RunStore
+
+        cfg = RunStore.open(run_dir).config
+        ds = run_dataset(cfg, data_dir)
+        step = max(1, draws // 10)
+        table, spread = with_fit_range(table, law, cfg, ds, draws, on_draw=lambda b: b % step == 0 and console.print(
+            f"bootstrap: {b}/{draws} refits", highlight=False))
+    elif data_dir is not None:
+        raise UserError("--data-dir is for --bootstrap (predictions need only the run folder)")
+    print_predictions(law, table, out, admitted, spread)
     if out_file:
         try:
             table.to_csv(out_file, index=False)

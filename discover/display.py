@@ -20,6 +20,7 @@ from discover.select import describe as describe_selection
 if TYPE_CHECKING:
     import pandas as pd
 
+    from discover.bootstrap import Spread
     from discover.data import Dataset
     from discover.own_law import OwnLaw
     from discover.predict import RunLaw
@@ -118,10 +119,11 @@ def _print_params(law: FinalLaw, cfg: dict, out: Console, most: int = 12) -> Non
 
 
 def print_predictions(law: RunLaw, table: pd.DataFrame, out: Console, admitted: list[RunLaw] | None = None,
-                      most: int = 50) -> None:
+                      spread: Spread | None = None, most: int = 50) -> None:
     """The law used, then the points with their predictions (a ``predict.predictions`` table,
     the first ``most`` rows), then what to mind: points past the training range, how many laws
     the admitted range spans, non-finite values."""
+    from discover.bootstrap import FIT_HIGH, FIT_LOW
     from discover.predict import BEYOND, COUNT, HIGH, LOW, PREFIX, group_column
 
     which = "recommended law" if law.recommended else f"law {law.id}"
@@ -129,20 +131,25 @@ def print_predictions(law: RunLaw, table: pd.DataFrame, out: Console, admitted: 
               highlight=False, soft_wrap=True)
     group = group_column(law)
     shown = list(law.inputs) + ([group] if len(law.groups) > 1 else [])
-    spread = COUNT in table.columns
+    admitted_spread = COUNT in table.columns
+    fitted = spread is not None
     grid = Table()
     for col in shown:
         grid.add_column(col, justify="left" if col == group else "right")
     for t in law.targets:
         grid.add_column(PREFIX + t, justify="right")
-        if spread:
+        if fitted:
+            grid.add_column(f"fit range of {t}", justify="right")
+        if admitted_spread:
             grid.add_column(f"admitted range of {t}", justify="right")
     grid.add_column(BEYOND)
     for _, row in table.head(most).iterrows():
         cells = [str(row[c]) if c == group else _num(row[c]) for c in shown]
         for t in law.targets:
             cells.append(_num(row[PREFIX + t]))
-            if spread:
+            if fitted:
+                cells.append(f"{_num(row[FIT_LOW + t])} – {_num(row[FIT_HIGH + t])}")
+            if admitted_spread:
                 cells.append(f"{_num(row[LOW + t])} – {_num(row[HIGH + t])} ({row[COUNT]})")
         grid.add_row(*cells, row[BEYOND])
     out.print(grid)
@@ -153,7 +160,11 @@ def print_predictions(law: RunLaw, table: pd.DataFrame, out: Console, admitted: 
     elif far := int((table[BEYOND] != "").sum()):
         out.print(f"{far} of {len(table)} point(s) lie past the training runs' range: the law extrapolates there",
                   highlight=False)
-    if spread:
+    if fitted:
+        out.print(f"fit range: the central {spread.level:.0%} of the law's predictions refitted on {spread.draws} "
+                  f"resamples of the training rows ({spread.fits} refits succeeded): how much the particular runs in "
+                  "the table move it, not whether its form is right.", highlight=False)
+    if admitted_spread:
         out.print(f"admitted range: the lowest and highest prediction of the {len(admitted)} law(s) the run could "
                   "not tell apart from the best on validation (in brackets, how many are finite at the point); "
                   "where they disagree, validation did not decide. Not a confidence interval.", highlight=False)

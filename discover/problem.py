@@ -354,8 +354,14 @@ def refit_rows(problem: Problem, weight: int = NEAR_WEIGHT) -> tuple[dict[str, n
     ends it extrapolates from there better. A random rule has no such end: every row counts
     once. Chosen on the development split, never the test split: refitting the laws 78 runs
     reported with weights 1, 4, 8, 16, 32 (benchmarks/results/2026-11-30-session11-dev-refit-weight.md)."""
-    train, val = problem.train, problem.val
-    if problem.probe is None or weight <= 1 or val.n == 0:
+    if problem.probe is None:
+        return problem.train.X, problem.train.y, problem.train.unit
+    return weighted_rows(problem.train, problem.val, weight)
+
+
+def weighted_rows(train: Rows, val: Rows, weight: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """(X, y, unit) of ``train`` with the rows ``val`` (a part of it) counted ``weight`` times."""
+    if weight <= 1 or val.n == 0:
         return train.X, train.y, train.unit
     extra = weight - 1
     X = {k: np.concatenate([x] + [val.X[k]] * extra) for k, x in train.X.items()}

@@ -56,6 +56,9 @@ def test_predict_takes_a_dict_or_a_frame_and_gives_what_discover_predict_gives(f
     assert got["beyond_train"].tolist() == want["beyond_train"].fillna("").tolist()  # "" inside the range
     one = found.predict({"N": np.array([6.4e9]), "D": 1e11}, group="big")
     assert one[PREFIX + "error"].item() == pytest.approx(want[PREFIX + "error"][0], rel=1e-12)
+    ranged = found.predict(points, bootstrap=5)
+    assert {"fit_low_loss", "fit_high_loss", "fit_low_error", "fit_high_error"} <= set(ranged.columns)
+    assert (ranged["fit_low_loss"] <= ranged["fit_high_loss"]).all()
     for points, needle in [({"N": [1e9]}, "no column 'D'"), ({"N": [1e9, 2e9], "D": [1e10]}, "same number"),
                            ({"N": ["x"], "D": [1e10]}, "not a finite number on row 0")]:
         with pytest.raises(UserError, match=needle):
