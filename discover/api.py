@@ -121,7 +121,8 @@ def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], targ
 
     ``holdout`` is the rule for the test rows (default: the largest 15% of the first input);
     ``group`` names the column(s) whose groups get their own parameters. A DataFrame is written
-    to the run folder (``table.csv``), which then holds everything the run needs.
+    to the run folder (``table.csv``, without its index: ``reset_index()`` first to keep it as a
+    column), which then holds everything the run needs.
     ``drop_incomplete`` leaves out rows with an empty, non-numeric or infinite value (noted)."""
     from discover.data import constant_inputs, dropped_rows, load_dataset, negative_inputs, unscorable_test
     from discover.runner import start_run
@@ -138,15 +139,23 @@ def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], targ
         folder = Path(out) if out else Path("runs") / (name or "table") / stamp
         if (folder / "candidates.jsonl").exists():
             raise UserError(f"{folder} already holds a run: open it with discover.open_run, or give another out")
+        made = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
         table.to_csv(folder / TABLE, index=False)
-        task = csv_task(str(folder / TABLE), ins, tgs, grp, rule, validation, max_params=max_params,
-                        name=name or "table", drop_incomplete=drop_incomplete)
+        try:
+            task = csv_task(str(folder / TABLE), ins, tgs, grp, rule, validation, max_params=max_params,
+                            name=name or "table", drop_incomplete=drop_incomplete)
+            ds = load_dataset(task)
+        except UserError:  # nothing was run: leave no half-made run folder behind
+            (folder / TABLE).unlink()
+            if made:
+                folder.rmdir()
+            raise
     else:
         task = csv_task(str(table), ins, tgs, grp, rule, validation, max_params=max_params, name=name,
                         drop_incomplete=drop_incomplete)
         folder = Path(out) if out else Path("runs") / task.name / stamp
-    ds = load_dataset(task)
+        ds = load_dataset(task)
     say = (lambda text: None) if quiet else print
     for text in [dropped_rows(ds), *negative_inputs(ds), *constant_inputs(ds), unscorable_test(ds)]:
         if text:

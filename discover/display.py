@@ -1,4 +1,5 @@
-"""Terminal output of a run: the frontier table and the recommended law."""
+"""Terminal output: a run's frontier and recommended law, predictions, a user's own law, and
+where a table's rows go (``run --dry-run``)."""
 
 from __future__ import annotations
 
@@ -245,7 +246,7 @@ def print_split(ds: Dataset, seed: int, out: Console, most: int = 20) -> None:
         ranges.add_row(col, _span(x[~in_val]), _span(x[in_val]), _span(ds.test.X[s]))
     out.print(ranges)
     folds = len(problem.folds)
-    out.print(f"selection folds carved from train below the validation slice: {folds}"
+    out.print(f"selection folds carved from train below the validation slice: up to {folds}"
               + ("" if folds else " (the law to report is chosen on the validation slice alone)"), highlight=False)
 
 
