@@ -25,6 +25,7 @@ import pandas as pd
 
 from discover.errors import UserError
 from discover.final import FinalLaw
+from discover.tasks import column_names
 
 TABLE = "table.csv"  # a DataFrame's rows, kept in its run folder (the run's data, for show, report, resume)
 
@@ -74,11 +75,12 @@ class Run:
         table = predictions(law, with_groups(frame, law, group), load_admitted(self.path))
         if bootstrap is None:
             return table
-        from discover.bootstrap import run_dataset, with_fit_range
+        from discover.bootstrap import with_fit_range
+        from discover.runner import recorded_dataset
         from discover.runstore import RunStore
 
         cfg = RunStore.open(self.path).config
-        return with_fit_range(table, law, cfg, run_dataset(cfg, None if data_dir is None else str(data_dir)),
+        return with_fit_range(table, law, cfg, recorded_dataset(cfg, data_dir),
                               bootstrap)[0]
 
     def export(self, to: str = "python", law_id: int | None = None) -> str:
@@ -124,7 +126,7 @@ def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], targ
     to the run folder (``table.csv``, without its index: ``reset_index()`` first to keep it as a
     column), which then holds everything the run needs.
     ``drop_incomplete`` leaves out rows with an empty, non-numeric or infinite value (noted)."""
-    from discover.data import constant_inputs, dropped_rows, load_dataset, negative_inputs, unscorable_test
+    from discover.data import load_dataset, run_notes
     from discover.runner import start_run
     from discover.search.loop import SearchConfig
     from discover.tasks import check_name, csv_task
@@ -157,9 +159,8 @@ def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], targ
         folder = Path(out) if out else Path("runs") / task.name / stamp
         ds = load_dataset(task)
     say = (lambda text: None) if quiet else print
-    for text in [dropped_rows(ds), *negative_inputs(ds), *constant_inputs(ds), unscorable_test(ds)]:
-        if text:
-            say(f"note: {text}")
+    for text in run_notes(ds):
+        say(f"note: {text}")
     config = SearchConfig(budget=budget, max_evals=max_evals, seed=seed, max_params=max_params)
     progress = None if quiet else (lambda p: print(
         f"gen {p.generation:>3}  {p.evaluations:>5} candidates  {p.elapsed:6.1f}s  best val R² {p.best_val_r2:.4f}"))
@@ -168,8 +169,7 @@ def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], targ
 
 
 def _names(value: str | Sequence[str], what: str) -> list[str]:
-    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else [str(v) for v in value]
-    names = [n for n in names if n]
+    names = column_names(value)
     if not names and what != "group":
         raise UserError(f"{what}: give at least one column")
     return names

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from discover.data import Dataset, as_recorded, load_dataset
+from discover.data import Dataset
 from discover.errors import UserError
 from discover.expr import parse
 from discover.final import refit_config
@@ -28,7 +28,7 @@ from discover.fit import FitConfig, analyse, fit, predict
 from discover.holdout import holdout_mask
 from discover.predict import RunLaw
 from discover.problem import make_problem, rows, weighted_rows
-from discover.runner import recorded_refit_weight, spec_from_dict
+from discover.runner import recorded_refit_weight
 
 LEVEL = 0.9  # the central share of the resampled predictions reported
 FIT_LOW, FIT_HIGH = "fit_low_", "fit_high_"  # output columns of predict: the fit range of each target
@@ -43,15 +43,6 @@ class Spread:
     fits: int  # resamples whose refit gave finite parameters
     draws: int
     level: float
-
-
-def run_dataset(cfg: dict, data_dir: str | None = None) -> Dataset:
-    """The rows a run was fitted on (its task, the split it recorded), refused if they changed."""
-    ds = load_dataset(spec_from_dict(cfg["task"]), data_dir)
-    if dict(ds.checksums) != cfg["data"]["sha256"]:
-        raise UserError(f"the data found ({ds.source}) differ from the run's (checksums changed): the law cannot be "
-                        "refitted on the rows it was fitted on")
-    return as_recorded(ds, cfg.get("split"))
 
 
 def fit_spread(law: RunLaw, cfg: dict, ds: Dataset, X: dict[str, np.ndarray], group: np.ndarray, draws: int = 100,

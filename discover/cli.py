@@ -59,7 +59,9 @@ def cli() -> None:
 
 
 def _split_names(value: str | None) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+    from discover.tasks import column_names
+
+    return column_names(value)
 
 
 dev_option = click.option(
@@ -161,14 +163,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, d
       discover run --csv runs.csv --inputs N,D --target loss --holdout "largest 15% of N*D"
       discover run --resume runs/vocab_scaling_law/20261122-101500-seed0
     """
-    from discover.data import (
-        constant_inputs,
-        development_split,
-        dropped_rows,
-        load_dataset,
-        negative_inputs,
-        unscorable_test,
-    )
+    from discover.data import development_split, load_dataset, run_notes
     from discover.llm.options import setup_llm
     from discover.runner import default_out, resume_run, start_run
     from discover.search.loop import SearchConfig
@@ -214,9 +209,8 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, d
     if dry_run:
         console.print(f"[bold]{task.name}[/bold]: {len(ds.train)} train rows, {len(ds.test)} test rows, "
                       f"{len(ds.groups)} group(s)", highlight=False)
-        for text in [dropped_rows(ds), *negative_inputs(ds), *constant_inputs(ds), unscorable_test(ds)]:
-            if text:
-                console.print(f"note: {text}", highlight=False)
+        for text in run_notes(ds):
+            console.print(f"note: {text}", highlight=False)
         _print_split(ds, seed)
         return
     path = Path(out) if out else default_out(task, seed)
@@ -227,9 +221,8 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, d
     console.print(f"[bold]{task.name}[/bold]: {split}{len(ds.train)} train rows, {len(ds.test)} test rows, "
                   f"{len(ds.groups)} group(s); budget {config.budget:g}s, seed {seed}; "
                   f"{llm.description if llm else 'GP-only search (no LLM configured)'}", highlight=False)
-    for text in [dropped_rows(ds), *negative_inputs(ds), *constant_inputs(ds), unscorable_test(ds)]:
-        if text:
-            console.print(f"note: {text}", highlight=False)
+    for text in run_notes(ds):
+        console.print(f"note: {text}", highlight=False)
     result = start_run(task, ds, path, config, on_progress=progress, command=shlex.join(["discover", *sys.argv[1:]]),
                        proposers=[llm.proposer] if llm else [], on_note=note)
     _print_result(result)
@@ -337,11 +330,12 @@ def predict(run_dir: str, points: tuple[str, ...], csv_path: str | None, group: 
     table = predictions(law, with_groups(frame, law, group), admitted)
     spread = None
     if draws is not None:
-        from discover.bootstrap import run_dataset, with_fit_range
+        from discover.bootstrap import with_fit_range
+        from discover.runner import recorded_dataset
         from discover.runstore import RunStore
 
         cfg = RunStore.open(run_dir).config
-        ds = run_dataset(cfg, data_dir)
+        ds = recorded_dataset(cfg, data_dir)
         step = max(1, draws // 10)
         table, spread = with_fit_range(table, law, cfg, ds, draws, on_draw=lambda b: b % step == 0 and console.print(
             f"bootstrap: {b}/{draws} refits", highlight=False))

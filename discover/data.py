@@ -141,6 +141,12 @@ def constant_inputs(ds: Dataset) -> list[str]:
     return notes
 
 
+def run_notes(ds: Dataset) -> list[str]:
+    """What a user should know before a search on ``ds``: rows left out, negative or constant
+    inputs, a test split R² cannot score (the non-empty ones)."""
+    return [t for t in [dropped_rows(ds), *negative_inputs(ds), *constant_inputs(ds), unscorable_test(ds)] if t]
+
+
 def development_split(ds: Dataset) -> Dataset:
     """The dataset for judging changes to discovery itself without reading its test rows:
     train's validation slice (the task's validation rule, seed 0) stands in for the test

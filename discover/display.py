@@ -3,6 +3,7 @@ where a table's rows go (``run --dry-run``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,11 +28,15 @@ if TYPE_CHECKING:
     from discover.predict import RunLaw
 
 
-def raw_units(text: str, symbols: list[str], scales: dict[str, float]) -> str:
+def raw_expr(text: str, symbols: Sequence[str], scales: Mapping[str, float]) -> sp.Expr:
     """The law in the data's own units: each scaled input ``x`` becomes ``x/scale``."""
-    expr = parse(text, symbols)
     subs = {sp.Symbol(s): sp.Symbol(s) / sp.Float(scales[s]) for s in symbols if scales.get(s, 1.0) != 1.0}
-    return to_text(expr.xreplace(subs))
+    return parse(text, list(symbols)).xreplace(subs)
+
+
+def raw_units(text: str, symbols: Sequence[str], scales: Mapping[str, float]) -> str:
+    """The law in the data's own units, as text (see raw_expr)."""
+    return to_text(raw_expr(text, symbols, scales))
 
 
 def scales_note(symbols: list[str], scales: dict[str, float]) -> str:
@@ -106,17 +111,23 @@ def print_run(path: str | Path, out: Console) -> None:
 
 def _print_params(law: FinalLaw, cfg: dict, out: Console, most: int = 12) -> None:
     """Fitted parameters of a law, one row per group (and target), the first ``most`` of them."""
-    if not law.params:
-        return
-    table = Table(title="fitted parameters (scaled inputs)", title_justify="left")
-    table.add_column("group" if len(cfg["targets"]) == 1 else "group / target")
-    for name in law.names:
+    if law.params:
+        _params_table("fitted parameters (scaled inputs)", law.names, law.params, cfg["groups"], cfg["targets"], out,
+                      most, " in final.json")
+
+
+def _params_table(title: str, names: Sequence[str], params: Sequence[Sequence[float]], groups: Sequence[str],
+                  targets: Sequence[str], out: Console, most: int, where: str = "") -> None:
+    """Parameters named ``names``, one row per fit unit (group, or group / target), the first ``most``."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("group" if len(targets) == 1 else "group / target")
+    for name in names:
         table.add_column(name, justify="right")
-    for unit, row in zip(unit_names(cfg["groups"], cfg["targets"]), law.params[:most], strict=False):
+    for unit, row in zip(unit_names(groups, targets), params[:most], strict=False):
         table.add_row(unit, *(f"{v:.6g}" for v in row))
     out.print(table)
-    if len(law.params) > most:
-        out.print(f"... {len(law.params) - most} more rows in final.json", highlight=False)
+    if len(params) > most:
+        out.print(f"... {len(params) - most} more rows{where}", highlight=False)
 
 
 def print_predictions(law: RunLaw, table: pd.DataFrame, out: Console, admitted: list[RunLaw] | None = None,
@@ -204,15 +215,8 @@ def print_own_law(law: OwnLaw, task_name: str, split: str | None, out: Console, 
     if not final.params:
         out.print("it could not be fitted on the training rows", highlight=False)
         return
-    table = Table(title="fitted parameters (on all of train)", title_justify="left")
-    table.add_column("group" if len(problem.targets) == 1 else "group / target")
-    for name in law.names:
-        table.add_column(name, justify="right")
-    for unit, row in zip(unit_names(problem.groups, problem.targets), final.params[:most], strict=False):
-        table.add_row(unit, *(f"{v:.6g}" for v in row))
-    out.print(table)
-    if len(final.params) > most:
-        out.print(f"... {len(final.params) - most} more rows", highlight=False)
+    _params_table("fitted parameters (on all of train)", law.names, final.params, problem.groups, problem.targets,
+                  out, most)
 
 
 def print_split(ds: Dataset, seed: int, out: Console, most: int = 20) -> None:

@@ -112,16 +112,12 @@ def resume_run(path: str | Path, data_dir: str | Path | None = None, budget: flo
     (a finished run searches on when they are larger; else its law is chosen again)."""
     store = RunStore.open(path)
     cfg = store.config
-    task = spec_from_dict(cfg["task"])
     config = search_config_from_dict(cfg["search"])
     if budget is not None:
         config = dataclasses.replace(config, budget=budget)
     if max_evals is not None:
         config = dataclasses.replace(config, max_evals=max_evals)
-    ds = load_dataset(task, data_dir)
-    if dict(ds.checksums) != cfg["data"]["sha256"]:
-        raise UserError(f"the data differ from the run's (checksums changed): cannot resume {path}")
-    ds = as_recorded(ds, cfg.get("split"))
+    ds = recorded_dataset(cfg, data_dir, f"cannot resume {path}")
     problem = make_problem(ds, seed=config.seed)
     search = Search(problem, config, store, proposers, on_progress)
     search.restore(store.records(repair=True), store.read_json("state.json", default={}))
@@ -132,6 +128,16 @@ def resume_run(path: str | Path, data_dir: str | Path | None = None, budget: flo
     if on_note is not None:
         on_note(_resume_note(search))
     return _finish(search, store, ds, on_note)
+
+
+def recorded_dataset(cfg: dict, data_dir: str | Path | None = None,
+                     refused: str = "the law cannot be refitted on the rows it was fitted on") -> Dataset:
+    """The rows a run (its config.json ``cfg``) was fitted on: its task's data on the split it
+    recorded; UserError, ending in ``refused``, when the data found differ from the run's."""
+    ds = load_dataset(spec_from_dict(cfg["task"]), data_dir)
+    if dict(ds.checksums) != cfg["data"]["sha256"]:
+        raise UserError(f"the data found ({ds.source}) differ from the run's (checksums changed): {refused}")
+    return as_recorded(ds, cfg.get("split"))
 
 
 def _resume_note(search: Search) -> str:

@@ -284,6 +284,14 @@ def find_task(name: str) -> TaskSpec:
     raise UserError(f"unknown task {name!r}; known tasks: {known} (or give a spec .toml file)")
 
 
+def column_names(value: str | Sequence[str] | None) -> list[str]:
+    """Column names given as ``"N, D"`` or as a list (empty ones dropped)."""
+    if not value:
+        return []
+    names = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    return [n.strip() for n in names if n.strip()]
+
+
 def check_name(name: str) -> None:
     """UserError unless ``name`` can name a task (and its folder of runs)."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", name):

@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 from test_cli import assert_clean_error, discover, write
 
-from discover.bootstrap import FIT_HIGH, FIT_LOW, fit_spread, run_dataset, with_fit_range
+from discover.bootstrap import FIT_HIGH, FIT_LOW, fit_spread, with_fit_range
 from discover.errors import UserError
 from discover.predict import PREFIX, load_law, predictions, with_groups
+from discover.runner import recorded_dataset
 from discover.runstore import RunStore
 
 
@@ -45,7 +46,7 @@ def _spread(path, points, draws=40, seed=0):
     law = load_law(path)
     cfg = RunStore.open(path).config
     table = predictions(law, with_groups(points, law))
-    return law, with_fit_range(table, law, cfg, run_dataset(cfg), draws, seed=seed)
+    return law, with_fit_range(table, law, cfg, recorded_dataset(cfg), draws, seed=seed)
 
 
 def test_noise_gives_a_range_around_the_prediction_that_widens_further_out(noisy):
@@ -89,8 +90,8 @@ def test_cli_writes_the_range_and_refuses_what_it_cannot_do(noisy, tmp_path):
     changed.write_text(_table(0.02))
     cfg["task"]["csv"] = str(changed)
     with pytest.raises(UserError, match="differ from the run's"):
-        run_dataset(cfg)
+        recorded_dataset(cfg)
     law = load_law(noisy)
     with pytest.raises(UserError, match="at least 2"):
-        fit_spread(law, RunStore.open(noisy).config, run_dataset(RunStore.open(noisy).config), {"N": np.ones(1)},
+        fit_spread(law, RunStore.open(noisy).config, recorded_dataset(RunStore.open(noisy).config), {"N": np.ones(1)},
                    np.zeros(1, dtype=np.int64), draws=1)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import math
 import re
 
-import sympy as sp
-
 from discover import __version__
+from discover.display import raw_expr
 from discover.export import Exported
-from discover.expr import params_of, parse
+from discover.expr import params_of
 from discover.final import unit_names
 from discover.report.math import expr_latex
 
@@ -40,10 +39,8 @@ def number(v: float, digits: int = 6) -> str:
 
 def to_latex(ex: Exported) -> str:
     law, scores = ex.law, ex.scores
-    expr = parse(law.text, law.symbols)
-    raw = expr.xreplace({sp.Symbol(s): sp.Symbol(s) / sp.Float(law.scales[s])
-                         for s in law.symbols if law.scales.get(s, 1.0) != 1.0})
-    names = [p.name for p in params_of(expr)]
+    raw = raw_expr(law.text, law.symbols, law.scales)
+    names = [p.name for p in params_of(raw)]
     lhs = ", ".join(r"\mathrm{" + text(t) + "}" for t in law.targets)
     test_name = "development" if ex.split == "development" else "test"
     units = unit_names(law.groups, law.targets)

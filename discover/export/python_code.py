@@ -38,9 +38,9 @@ def argument_names(symbols: tuple[str, ...]) -> dict[str, str]:
 def to_python(ex: Exported) -> str:
     law = ex.law
     expr = parse(law.text, law.symbols)
+    names = [p.name for p in params_of(expr)]
     args = argument_names(law.symbols)
     expr = expr.xreplace({sp.Symbol(s): sp.Symbol(a) for s, a in args.items() if s != a})
-    names = [p.name for p in params_of(parse(law.text, law.symbols))]
     body = NumPyPrinter({"fully_qualified_modules": True}).doprint(expr)
     inputs = [args[s] for s in law.symbols]
     targets, groups = law.targets, law.groups
