@@ -5,10 +5,11 @@
                             holdout="largest 15% of N*D", budget=120)
     run.law                                   # the recommended law, in the data's units
     run.predict({"N": [7e9], "D": [1.4e12]})  # a DataFrame with predicted_loss, admitted range, beyond_train
+    run.optimum("N", where={"D": "1e21/(6*N)"})  # the law's best split of a compute budget
     run.export("python")                      # the law as a numpy module (also "latex", "json")
     discover.open_run("runs/table/20261203-101500-seed0")
 
-Each call does what the command line does (``discover run``, ``predict``, ``export``), with
+Each call does what the command line does (``discover run``, ``predict``, ``optimum``, ``export``), with
 the same run folder, so a run started here can be shown, reported or resumed there. Errors
 in what is given raise :class:`discover.errors.UserError` with the command line's message.
 """
@@ -82,6 +83,29 @@ class Run:
         cfg = RunStore.open(self.path).config
         return with_fit_range(table, law, cfg, recorded_dataset(cfg, data_dir),
                               bootstrap)[0]
+
+    def optimum(self, over: str | Sequence[str], at: Mapping[str, float | str] | None = None,
+                where: Mapping[str, str] | None = None, ranges: Mapping[str, tuple[float, float]] | None = None,
+                group: str | None = None, target: str | None = None, maximize: bool = False,
+                law_id: int | None = None) -> pd.DataFrame:
+        """The inputs ``over`` at which the law is lowest (``maximize``: highest), the inputs ``at``
+        held fixed and those in ``where`` given by formulas of the others (``{"D": "1e21/(6*N)"}``),
+        searched per group in their training range unless ``ranges`` says otherwise, as ``discover
+        optimum`` finds them: a row per group with every input, ``optimal_<target>``, ``on_edge``,
+        ``beyond_train`` and the admitted laws' optima (``admitted_low_<name>``, ...)."""
+        from discover.optimum import answer
+        from discover.predict import input_column, load_admitted, load_law
+
+        law = load_law(self.path, law_id)
+        settings = {}
+        for name, value in (at or {}).items():
+            col = input_column(name, law, with_groups=True)
+            if col is None:
+                raise UserError(f"at: {name!r} is not an input of this law; inputs: {', '.join(law.inputs)}")
+            settings[col] = str(value) if col in law.group_columns else value
+        names = column_names(over) if isinstance(over, str) else list(over)
+        return answer(law, names, settings, dict(where or {}), dict(ranges or {}), group, target, maximize,
+                      load_admitted(self.path))[2]
 
     def export(self, to: str = "python", law_id: int | None = None) -> str:
         """The law as text: ``"python"`` (a numpy module), ``"latex"`` or ``"json"`` (see ``discover export``)."""

@@ -352,6 +352,54 @@ def predict(run_dir: str, points: tuple[str, ...], csv_path: str | None, group: 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--over", required=True, metavar="NAME,...",
+              help="The input(s) to optimise, comma-separated, e.g. 'lr,bsz'.")
+@click.option("--at", "settings", metavar="NAME=VALUE,...",
+              help="The other inputs' values, e.g. 'N=1e9,D=1e11' (and the group by its column(s), if you like).")
+@click.option("--where", "formulas", multiple=True, metavar="NAME=FORMULA",
+              help="An input given by a formula of the others, e.g. 'D=1e21/(6*N)' (a compute budget). Repeatable.")
+@click.option("--range", "spans", multiple=True, metavar="NAME=LOW:HIGH",
+              help="Where to search an --over input (default: its training range in the group). Repeatable.")
+@click.option("--group", help="The group to optimise for (default: each group, one row each).")
+@click.option("--target", help="The target to optimise, when the law predicts several.")
+@click.option("--maximize", is_flag=True, help="The target is better high (e.g. an accuracy); default: minimise.")
+@click.option("--law", "law_id", type=int, help="Id of another law the run reported (see `discover show`); "
+              "default: the recommended law.")
+@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False), help="Write the table to this CSV.")
+def optimum(run_dir: str, over: str, settings: str | None, formulas: tuple[str, ...], spans: tuple[str, ...],
+            group: str | None, target: str | None, maximize: bool, law_id: int | None, out_file: str | None) -> None:
+    """Find the inputs a finished run's law says are best, with the other inputs held fixed.
+
+    The law is minimised (--maximize: maximised) over the --over inputs, per group, inside
+    their training range unless --range says otherwise. An optimum on the edge of that range
+    is not one: the law keeps improving past it. Beside the law's optimum: the range of the
+    optima of the laws the run could not tell apart on validation (where it is wide, the data
+    do not pin the optimum down).
+
+    \b
+    Examples:
+      discover optimum RUN_DIR --over lr,bsz --at non_embedding_param_size=1e9,data_size=1e11
+      discover optimum RUN_DIR --over N --where 'D=1e21/(6*N)' --range N=1e8:1e11
+    """
+    from discover.display import print_optimum
+    from discover.optimum import answer, parse_formulas, parse_ranges
+    from discover.predict import load_admitted, load_law, parse_settings
+
+    law = load_law(run_dir, law_id)
+    cols, q, table = answer(law, _split_names(over), parse_settings(settings, law) if settings else {},
+                            parse_formulas(formulas), parse_ranges(spans, law), group, target, maximize,
+                            load_admitted(run_dir))
+    print_optimum(law, table, out, cols, q)
+    if out_file:
+        try:
+            table.to_csv(out_file, index=False)
+        except OSError as exc:
+            raise UserError(f"cannot write {out_file}: {exc.strerror or exc}") from None
+        out.print(f"written: {out_file}", highlight=False)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--to", "fmt", type=click.Choice(["python", "latex", "json"]), default="python", show_default=True,
               help="python: a module (numpy only) with law() and predict(); latex: the formula and a table of "
               "parameters; json: all of it as data.")

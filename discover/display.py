@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from discover.bootstrap import Spread
     from discover.data import Dataset
+    from discover.optimum import Question
     from discover.own_law import OwnLaw
     from discover.predict import RunLaw
 
@@ -104,6 +105,8 @@ def print_run(path: str | Path, out: Console) -> None:
     out.print(f"run folder: {store.path}", highlight=False)
     if laws:
         out.print(f"predict new runs with it: discover predict {store.path} --at NAME=VALUE,... (or --csv FILE)",
+                  highlight=False, soft_wrap=True)
+        out.print(f"the inputs it says are best: discover optimum {store.path} --over NAME --at NAME=VALUE,...",
                   highlight=False, soft_wrap=True)
         out.print(f"use it elsewhere: discover export {store.path} -o law.py (or --to latex, --to json)",
                   highlight=False, soft_wrap=True)
@@ -186,6 +189,61 @@ def print_predictions(law: RunLaw, table: pd.DataFrame, out: Console, admitted: 
     if bad:
         out.print(f"the law is not finite at {bad} point(s) (e.g. a power or log of a value it was not fitted on)",
                   highlight=False)
+
+
+def print_optimum(law: RunLaw, table: pd.DataFrame, out: Console, over: Sequence[str], q: Question) -> None:
+    """The law used and the inputs held fixed, then per group the searched (``over``) and derived
+    inputs at the law's optimum and the target there (an ``optimum.optimum_table`` for the
+    question ``q``), each with the range of the admitted laws' optima, then what to mind: optima
+    on the edge of the search range, optima past the training range."""
+    from discover.optimum import ADMITTED_COUNT, ADMITTED_EDGES, ADMITTED_HIGH, ADMITTED_LOW, EDGE_COLUMN, VALUE
+    from discover.predict import BEYOND, group_column
+
+    which = "recommended law" if law.recommended else f"law {law.id}"
+    out.print(f"{which}: {', '.join(law.targets)} = {raw_units(law.text, list(law.symbols), law.scales)}",
+              highlight=False, soft_wrap=True)
+    target, value, group = q.target, VALUE + q.target, group_column(law)
+    inputs = [c for c in table.columns if c in law.inputs]
+    fixed = [c for c in inputs if c in q.fixed]
+    if fixed:
+        out.print("held fixed: " + ", ".join(f"{c}={_num(table[c].iloc[0])}" for c in fixed), highlight=False)
+    admitted = ADMITTED_COUNT in table.columns
+    grid = Table(title=f"{'maximum' if q.maximize else 'minimum'} of {target}, per group" if len(law.groups) > 1
+                 else f"{'maximum' if q.maximize else 'minimum'} of {target}")
+    shown = ([group] if len(law.groups) > 1 else []) + [c for c in inputs if c not in fixed] + [value]
+    for col in shown:
+        grid.add_column(col, justify="left" if col == group else "right")
+        if admitted and ADMITTED_LOW + col in table.columns:
+            grid.add_column(f"admitted: {col}", justify="right")
+    if admitted:
+        grid.add_column("admitted laws", justify="right")
+    grid.add_column(EDGE_COLUMN)
+    grid.add_column(BEYOND)
+    for _, row in table.iterrows():
+        cells = []
+        for col in shown:
+            cells.append(str(row[col]) if col == group else _num(row[col]))
+            if admitted and ADMITTED_LOW + col in table.columns:
+                cells.append(f"{_num(row[ADMITTED_LOW + col])} – {_num(row[ADMITTED_HIGH + col])}")
+        if admitted:
+            edged = f" ({row[ADMITTED_EDGES]} on an edge)" if row[ADMITTED_EDGES] else ""
+            cells.append(f"{row[ADMITTED_COUNT]}{edged}")
+        grid.add_row(*cells, row[EDGE_COLUMN], row[BEYOND])
+    out.print(grid)
+    if edged := int((table[EDGE_COLUMN] != "").sum()):
+        out.print(f"{edged} optimum(s) on the edge of the search range: there the law keeps improving past it, so "
+                  "it has no optimum inside; widen the range with --range NAME=LOW:HIGH (past the training range "
+                  "the law extrapolates)", highlight=False)
+    if law.ranges is None:
+        out.print("this run did not record its training ranges: optima are not checked against them", highlight=False)
+    elif far := int((table[BEYOND] != "").sum()):
+        out.print(f"{far} optimum(s) lie past the training runs' range: the law extrapolates there", highlight=False)
+    if admitted:
+        out.print("admitted: the lowest and highest optimum (and value there) of the laws the run could not tell "
+                  "apart from the best on validation; where they disagree, the data do not pin the optimum down.",
+                  highlight=False)
+    if table[value].isna().any():
+        out.print("the law is not finite anywhere in the search range of some group(s)", highlight=False)
 
 
 def _num(x: float) -> str:

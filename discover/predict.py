@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from discover.data import Split, group_keys, read_delimited
+from discover.data import GROUP_JOIN, Split, group_keys, read_delimited
 from discover.errors import ExprError, UserError
 from discover.expr import parse
 from discover.final import FinalLaw, admitted_laws
@@ -123,25 +123,9 @@ def _ids(laws: list[FinalLaw]) -> str:
 def parse_points(items: Sequence[str], law: RunLaw) -> pd.DataFrame:
     """Points written ``name=value,name=value`` (one string per point), every input given once,
     and optionally the point's group by its column(s) (``model=small``), in every point or none."""
-    names = {**{s: c for s, c in zip(law.symbols, law.inputs, strict=True)}, **{c: c for c in law.inputs},
-             **{c: c for c in law.group_columns}}
     rows = []
     for item in items:
-        row: dict[str, float | str] = {}
-        for part in (p.strip() for p in item.split(",")):
-            if not part:
-                continue
-            name, eq, value = (t.strip() for t in part.partition("="))
-            if not eq:
-                raise UserError(f"--at {item!r}: write each input as name=value, e.g. {law.inputs[0]}=1e9")
-            col = names.get(name)
-            if col is None:
-                raise UserError(f"--at {item!r}: {name!r} is not an input of this law; inputs: {', '.join(law.inputs)}"
-                                + (f" (and group column(s) {', '.join(law.group_columns)})" if law.group_columns
-                                   else ""))
-            if col in row:
-                raise UserError(f"--at {item!r}: {col} is given twice")
-            row[col] = value if col in law.group_columns else _number(value, f"--at {item!r}: {col}")
+        row = parse_settings(item, law)
         missing = [c for c in law.inputs if c not in row]
         if missing:
             raise UserError(f"--at {item!r}: missing {', '.join(missing)} (a point needs every input)")
@@ -152,6 +136,52 @@ def parse_points(items: Sequence[str], law: RunLaw) -> pd.DataFrame:
         if lacking:
             raise UserError(f"--at {item!r}: no {', '.join(lacking)} (name the group in every point, or in none)")
     return pd.DataFrame(rows, columns=[*law.inputs, *grouped])
+
+
+def parse_settings(item: str, law: RunLaw, flag: str = "--at") -> dict[str, float | str]:
+    """``name=value,name=value`` as {column: value}: inputs (by column or by the law's name for
+    them) as numbers, group columns as text; each name at most once."""
+    row: dict[str, float | str] = {}
+    for part in (p.strip() for p in item.split(",")):
+        if not part:
+            continue
+        name, eq, value = (t.strip() for t in part.partition("="))
+        if not eq:
+            raise UserError(f"{flag} {item!r}: write each input as name=value, e.g. {law.inputs[0]}=1e9")
+        col = input_column(name, law, with_groups=True)
+        if col is None:
+            raise UserError(f"{flag} {item!r}: {name!r} is not an input of this law; inputs: {', '.join(law.inputs)}"
+                            + (f" (and group column(s) {', '.join(law.group_columns)})" if law.group_columns
+                               else ""))
+        if col in row:
+            raise UserError(f"{flag} {item!r}: {col} is given twice")
+        row[col] = value if col in law.group_columns else _number(value, f"{flag} {item!r}: {col}")
+    return row
+
+
+def setting_group(settings: dict[str, float | str], law: RunLaw, group: str | None) -> str | None:
+    """The group that ``settings`` (parse_settings; its group columns are taken out) or ``group``
+    (``--group``) names, checked; None when neither does."""
+    named = {c: str(settings.pop(c)) for c in law.group_columns if c in settings}
+    if named and group is not None:
+        raise UserError("--at names the group already; drop --group, or the group from --at")
+    if named and len(named) < len(law.group_columns):
+        raise UserError(f"--at names the group by {', '.join(named)}; name it by all of "
+                        f"{', '.join(law.group_columns)}, or with --group")
+    if named:
+        group = GROUP_JOIN.join(named[c] for c in law.group_columns)
+    if group is not None:
+        check_groups([group], law, "--at" if named else "--group")
+    return group
+
+
+def input_column(name: str, law: RunLaw, with_groups: bool = False) -> str | None:
+    """The input column ``name`` stands for (a column, or the law's name for one), else a group
+    column (with ``with_groups``), else None."""
+    names = {**{s: c for s, c in zip(law.symbols, law.inputs, strict=True)}, **{c: c for c in law.inputs}}
+    if with_groups:
+        names.update({c: c for c in law.group_columns})
+    return names.get(name)
 
 
 def read_points(path: str | Path, law: RunLaw) -> pd.DataFrame:
@@ -212,7 +242,7 @@ def with_groups(frame: pd.DataFrame, law: RunLaw, group: str | None = None) -> p
     group (a single-group law: that group)."""
     col = group_column(law)
     if group is not None:
-        _check_groups([group], law, "--group")
+        check_groups([group], law, "--group")
         return frame.assign(**{col: group})
     given = [c for c in law.group_columns if c in frame.columns]
     if given and len(given) < len(law.group_columns):
@@ -222,7 +252,7 @@ def with_groups(frame: pd.DataFrame, law: RunLaw, group: str | None = None) -> p
     if given or (law.group_columns and col in frame.columns):
         frame = frame.assign(**{col: group_keys(frame, given) if given else frame[col].astype(str)})
         where = f"column {col!r}" if len(given) <= 1 else f"columns {', '.join(given)}"
-        _check_groups(frame[col].tolist(), law, where)
+        check_groups(frame[col].tolist(), law, where)
         return frame
     if len(law.groups) == 1:
         return frame.assign(**{col: law.groups[0]})
@@ -230,7 +260,8 @@ def with_groups(frame: pd.DataFrame, law: RunLaw, group: str | None = None) -> p
     return pd.concat(parts, ignore_index=True)
 
 
-def _check_groups(values: Sequence[str], law: RunLaw, where: str) -> None:
+def check_groups(values: Sequence[str], law: RunLaw, where: str) -> None:
+    """UserError naming the first of ``values`` that is not one of the law's groups."""
     unknown = sorted(set(values) - set(law.groups))
     if unknown:
         shown = ", ".join(law.groups[:12]) + (" ..." if len(law.groups) > 12 else "")
