@@ -25,7 +25,6 @@ from discover.errors import UserError
 from discover.expr import parse
 from discover.final import refit_config
 from discover.fit import FitConfig, analyse, fit, predict
-from discover.holdout import holdout_mask
 from discover.predict import RunLaw
 from discover.problem import make_problem, rows, weighted_rows
 from discover.runner import recorded_refit_weight
@@ -54,7 +53,7 @@ def fit_spread(law: RunLaw, cfg: dict, ds: Dataset, X: dict[str, np.ndarray], gr
     search = cfg["search"]
     run_seed = int(search.get("seed", 0))
     problem = make_problem(ds, seed=run_seed)
-    in_val = holdout_mask(ds.task.validation, ds.train, ds.task.symbols, seed=run_seed)
+    in_val = problem.in_val
     weight = recorded_refit_weight(search) if problem.probe is not None else 1
     structure = analyse(parse(law.text, law.symbols))
     config = dataclasses.replace(refit_config(FitConfig(**search.get("fit", {}))), starts=2)

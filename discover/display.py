@@ -281,11 +281,10 @@ def print_split(ds: Dataset, seed: int, out: Console, most: int = 20) -> None:
     """Where a run's rows go (``discover run --dry-run``): per group, the rows the search fits
     on, the validation slice it selects on, and the test rows scored once at the end; then each
     input's range in each, which shows how far the law is asked to extrapolate."""
-    from discover.holdout import holdout_mask
     from discover.problem import make_problem
 
     problem = make_problem(ds, seed=seed)  # as the run would: its checks speak now
-    in_val = holdout_mask(ds.task.validation, ds.train, ds.task.symbols, seed=seed)
+    in_val = problem.in_val
     G = len(ds.groups)
     train, test = np.bincount(ds.train.group, minlength=G), np.bincount(ds.test.group, minlength=G)
     val = np.bincount(ds.train.group[in_val], minlength=G)

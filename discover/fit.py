@@ -514,7 +514,9 @@ def fit(structure: Structure, X: dict[str, np.ndarray], y: np.ndarray, unit: np.
     sse, params = sse[pick, cols], _params(structure, theta[pick, cols], c[pick, cols])
     seconds = time.monotonic() - t0
     if not usable.any(axis=0).all():
-        reason = "time limit reached before any finite fit" if timed_out else "no start gave a finite fit"
+        reason = ("time limit reached before any usable fit" if timed_out else
+                  f"no start gave a usable fit (predictions finite on every row, within {PENALTY:.0e} times the "
+                  "target's spread of it)")
         return _failed(names, n_units, t0, reason, timed_out=timed_out)
     return FitResult(ok=True, reason="", names=names, params=params, sse=sse.copy(), seconds=seconds, nfev=nfev,
                      timed_out=timed_out)

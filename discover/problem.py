@@ -53,6 +53,7 @@ class Problem:
     inside: Rows | None = None  # mixes of the shares inputs (see shares_probe) a law must stay finite on
     edges: Rows | None = None  # training rows with one input moved past its range (see edge_probe)
     folds: tuple[tuple[Rows, Rows], ...] = ()  # earlier (fit, validation) folds, see selection_folds
+    in_val: np.ndarray | None = None  # (train rows,) bool: the training rows of the validation slice
 
     @property
     def n_units(self) -> int:
@@ -145,6 +146,7 @@ def make_problem(ds: Dataset, seed: int = 0, max_fit_rows: int = MAX_FIT_ROWS) -
         inside=shares_probe(ds.train, share_names, G, scales, seed),
         edges=edge_probe(train, share_names, seed),
         folds=selection_folds(ds, ~mask, scales, seed, max_fit_rows=max_fit_rows),
+        in_val=mask,
     )
 
 

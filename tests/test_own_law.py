@@ -83,3 +83,12 @@ def test_cli_prints_the_scores_and_the_parameters_by_name(table, tmp_path):
     assert_clean_error(code, err, "does not depend on any input")
     code, _, err = discover("fit", "--law", "E + A/N**alpha")
     assert_clean_error(code, err, "--task")
+
+
+def test_a_law_far_off_the_data_says_why_it_could_not_be_fitted(table):
+    """A law with nothing to fit whose predictions are finite but absurd (here N itself, 1e8 and
+    up, against losses near 2) is refused with the fitter's real reason, not 'not finite'."""
+    ds = load_dataset(csv_task(table, ["N", "D"], ["loss"], ["family"], "top value of N per group"))
+    law = fit_own_law("3 + N + 0*D", ds, max_params=12)
+    assert not law.search.ok and "finite on every row, within 1e+06 times the target's spread" in law.search.reason
+    assert law.final.test.r2 == -1.0
