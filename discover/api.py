@@ -87,12 +87,15 @@ class Run:
     def optimum(self, over: str | Sequence[str], at: Mapping[str, float | str] | None = None,
                 where: Mapping[str, str] | None = None, ranges: Mapping[str, tuple[float, float]] | None = None,
                 group: str | None = None, target: str | None = None, maximize: bool = False,
-                law_id: int | None = None) -> pd.DataFrame:
+                law_id: int | None = None, bootstrap: int | None = None, data_dir: str | Path | None = None
+                ) -> pd.DataFrame:
         """The inputs ``over`` at which the law is lowest (``maximize``: highest), the inputs ``at``
         held fixed and those in ``where`` given by formulas of the others (``{"D": "1e21/(6*N)"}``),
         searched per group in their training range unless ``ranges`` says otherwise, as ``discover
         optimum`` finds them: a row per group with every input, ``optimal_<target>``, ``on_edge``,
-        ``beyond_train`` and the admitted laws' optima (``admitted_low_<name>``, ...)."""
+        ``beyond_train`` and the admitted laws' optima (``admitted_low_<name>``, ...); with
+        ``bootstrap=N``, also the fit range of the optimum from N resampled refits
+        (``fit_low_<name>``, ``fit_high_<name>``; the run's data is read, from ``data_dir`` for a known task)."""
         from discover.optimum import answer
         from discover.predict import input_column, load_admitted, load_law
 
@@ -104,8 +107,17 @@ class Run:
                 raise UserError(f"at: {name!r} is not an input of this law; inputs: {', '.join(law.inputs)}")
             settings[col] = str(value) if col in law.group_columns else value
         names = column_names(over) if isinstance(over, str) else list(over)
-        return answer(law, names, settings, dict(where or {}), dict(ranges or {}), group, target, maximize,
-                      load_admitted(self.path))[2]
+        cols, q, table = answer(law, names, settings, dict(where or {}), dict(ranges or {}), group, target, maximize,
+                                load_admitted(self.path))
+        if bootstrap is None:
+            return table
+        from discover.optimum import checked_ranges, with_fit_range
+        from discover.runner import recorded_dataset
+        from discover.runstore import RunStore
+
+        cfg = RunStore.open(self.path).config
+        return with_fit_range(table, law, cols, q, checked_ranges(dict(ranges or {}), law), cfg,
+                              recorded_dataset(cfg, data_dir), bootstrap)[0]
 
     def export(self, to: str = "python", law_id: int | None = None) -> str:
         """The law as text: ``"python"`` (a numpy module), ``"latex"`` or ``"json"`` (see ``discover export``)."""

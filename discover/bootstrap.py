@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,43 +44,58 @@ class Spread:
     level: float
 
 
-def fit_spread(law: RunLaw, cfg: dict, ds: Dataset, X: dict[str, np.ndarray], group: np.ndarray, draws: int = 100,
-               seed: int = 0, level: float = LEVEL, on_draw: Callable[[int], None] | None = None) -> Spread:
-    """The fit range of ``law`` at points ``X`` (input columns by symbol, raw units) of groups
-    ``group`` (indices into law.groups), from ``draws`` resampled refits."""
+def refits(law: RunLaw, cfg: dict, ds: Dataset, draws: int = 100, seed: int = 0,
+           on_draw: Callable[[int], None] | None = None) -> Iterator[np.ndarray | None]:
+    """The law's parameters (units x parameters) refitted on each of ``draws`` resamples of the
+    training rows, as the final refit fits them; None for a resample whose refit failed."""
     if draws < 2:
         raise UserError("--bootstrap needs at least 2 resamples")
     search = cfg["search"]
-    run_seed = int(search.get("seed", 0))
-    problem = make_problem(ds, seed=run_seed)
-    in_val = problem.in_val
+    problem = make_problem(ds, seed=int(search.get("seed", 0)))
     weight = recorded_refit_weight(search) if problem.probe is not None else 1
     structure = analyse(parse(law.text, law.symbols))
     config = dataclasses.replace(refit_config(FitConfig(**search.get("fit", {}))), starts=2)
     G, T = len(law.groups), len(law.targets)
-    scaled = {s: np.asarray(X[s], dtype=float) / law.scales.get(s, 1.0) for s in law.symbols}
     rng = np.random.default_rng(seed)
     by_group = [np.flatnonzero(ds.train.group == g) for g in range(G)]
-    out = np.full((draws, T, len(group)), np.nan)
-    fits = 0
     for b in range(draws):
         idx = np.concatenate([rng.choice(g_rows, size=len(g_rows)) for g_rows in by_group if len(g_rows)])
         sample = ds.train.take(idx)
-        X_fit, y, unit = weighted_rows(rows(sample, G, law.scales), rows(sample.take(in_val[idx]), G, law.scales),
-                                       weight)
+        X_fit, y, unit = weighted_rows(rows(sample, G, law.scales),
+                                       rows(sample.take(problem.in_val[idx]), G, law.scales), weight)
         result = fit(structure, X_fit, y, unit, G * T, config, init=law.params)
-        if result.ok:
-            fits += 1
-            with np.errstate(all="ignore"):
-                for t in range(T):
-                    out[b, t] = predict(structure, result.params, scaled, t * G + group)
+        yield result.params if result.ok else None
         if on_draw is not None:
             on_draw(b + 1)
-    out[~np.isfinite(out)] = np.nan
+
+
+def central(values: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    """The central ``level`` share of ``values`` over the first axis (one row per resample),
+    ignoring non-finite ones; NaN where none is finite."""
+    a = np.array(values, dtype=float)
+    a[~np.isfinite(a)] = np.nan
     tail = (1 - level) / 2 * 100
     with warnings.catch_warnings():  # a point where every resample is NaN: its range is NaN (said by the caller)
         warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanpercentile(out, tail, axis=0), np.nanpercentile(out, 100 - tail, axis=0)
+        return np.nanpercentile(a, tail, axis=0), np.nanpercentile(a, 100 - tail, axis=0)
+
+
+def fit_spread(law: RunLaw, cfg: dict, ds: Dataset, X: dict[str, np.ndarray], group: np.ndarray, draws: int = 100,
+               seed: int = 0, level: float = LEVEL, on_draw: Callable[[int], None] | None = None) -> Spread:
+    """The fit range of ``law`` at points ``X`` (input columns by symbol, raw units) of groups
+    ``group`` (indices into law.groups), from ``draws`` resampled refits."""
+    structure = analyse(parse(law.text, law.symbols))
+    G, T = len(law.groups), len(law.targets)
+    scaled = {s: np.asarray(X[s], dtype=float) / law.scales.get(s, 1.0) for s in law.symbols}
+    out = np.full((draws, T, len(group)), np.nan)
+    fits = 0
+    for b, params in enumerate(refits(law, cfg, ds, draws, seed, on_draw)):
+        if params is not None:
+            fits += 1
+            with np.errstate(all="ignore"):
+                for t in range(T):
+                    out[b, t] = predict(structure, params, scaled, t * G + group)
+    low, high = central(out, level)
     return Spread(low=low, high=high, fits=fits, draws=draws, level=level)
 
 

@@ -365,9 +365,14 @@ def predict(run_dir: str, points: tuple[str, ...], csv_path: str | None, group: 
 @click.option("--maximize", is_flag=True, help="The target is better high (e.g. an accuracy); default: minimise.")
 @click.option("--law", "law_id", type=int, help="Id of another law the run reported (see `discover show`); "
               "default: the recommended law.")
+@click.option("--bootstrap", "draws", type=int, metavar="N",
+              help="Also refit the law on N resamples of the training rows (e.g. 100) and give the central 90% of "
+              "their optima: how much the particular runs in the table move it. Needs the run's data.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="With --bootstrap: folder with the task data.")
 @click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False), help="Write the table to this CSV.")
 def optimum(run_dir: str, over: str, settings: str | None, formulas: tuple[str, ...], spans: tuple[str, ...],
-            group: str | None, target: str | None, maximize: bool, law_id: int | None, out_file: str | None) -> None:
+            group: str | None, target: str | None, maximize: bool, law_id: int | None, draws: int | None,
+            data_dir: str | None, out_file: str | None) -> None:
     """Find the inputs a finished run's law says are best, with the other inputs held fixed.
 
     The law is minimised (--maximize: maximised) over the --over inputs, per group, inside
@@ -386,10 +391,23 @@ def optimum(run_dir: str, over: str, settings: str | None, formulas: tuple[str, 
     from discover.predict import load_admitted, load_law, parse_settings
 
     law = load_law(run_dir, law_id)
+    ranges = parse_ranges(spans, law)
     cols, q, table = answer(law, _split_names(over), parse_settings(settings, law) if settings else {},
-                            parse_formulas(formulas), parse_ranges(spans, law), group, target, maximize,
-                            load_admitted(run_dir))
-    print_optimum(law, table, out, cols, q)
+                            parse_formulas(formulas), ranges, group, target, maximize, load_admitted(run_dir))
+    fits = None
+    if draws is not None:
+        from discover.optimum import with_fit_range
+        from discover.runner import recorded_dataset
+        from discover.runstore import RunStore
+
+        cfg = RunStore.open(run_dir).config
+        ds = recorded_dataset(cfg, data_dir)
+        step = max(1, draws // 10)
+        table, fits = with_fit_range(table, law, cols, q, ranges, cfg, ds, draws, on_draw=lambda b: b % step == 0
+                                     and console.print(f"bootstrap: {b}/{draws} refits", highlight=False))
+    elif data_dir is not None:
+        raise UserError("--data-dir is for --bootstrap (the optimum needs only the run folder)")
+    print_optimum(law, table, out, cols, q, None if fits is None else (fits, draws))
     if out_file:
         try:
             table.to_csv(out_file, index=False)

@@ -191,11 +191,14 @@ def print_predictions(law: RunLaw, table: pd.DataFrame, out: Console, admitted: 
                   highlight=False)
 
 
-def print_optimum(law: RunLaw, table: pd.DataFrame, out: Console, over: Sequence[str], q: Question) -> None:
+def print_optimum(law: RunLaw, table: pd.DataFrame, out: Console, over: Sequence[str], q: Question,
+                  refits: tuple[int, int] | None = None) -> None:
     """The law used and the inputs held fixed, then per group the searched (``over``) and derived
     inputs at the law's optimum and the target there (an ``optimum.optimum_table`` for the
-    question ``q``), each with the range of the admitted laws' optima, then what to mind: optima
-    on the edge of the search range, optima past the training range."""
+    question ``q``), each with the range of the admitted laws' optima (and, with ``refits``, i.e.
+    (refits that succeeded, resamples), its fit range), then what to mind: optima on the edge of
+    the search range, optima past the training range."""
+    from discover.bootstrap import FIT_HIGH, FIT_LOW, LEVEL
     from discover.optimum import ADMITTED_COUNT, ADMITTED_EDGES, ADMITTED_HIGH, ADMITTED_LOW, EDGE_COLUMN, VALUE
     from discover.predict import BEYOND, group_column
 
@@ -213,6 +216,8 @@ def print_optimum(law: RunLaw, table: pd.DataFrame, out: Console, over: Sequence
     shown = ([group] if len(law.groups) > 1 else []) + [c for c in inputs if c not in fixed] + [value]
     for col in shown:
         grid.add_column(col, justify="left" if col == group else "right")
+        if FIT_LOW + col in table.columns:
+            grid.add_column(f"fit range: {col}", justify="right")
         if admitted and ADMITTED_LOW + col in table.columns:
             grid.add_column(f"admitted: {col}", justify="right")
     if admitted:
@@ -223,6 +228,8 @@ def print_optimum(law: RunLaw, table: pd.DataFrame, out: Console, over: Sequence
         cells = []
         for col in shown:
             cells.append(str(row[col]) if col == group else _num(row[col]))
+            if FIT_LOW + col in table.columns:
+                cells.append(f"{_num(row[FIT_LOW + col])} – {_num(row[FIT_HIGH + col])}")
             if admitted and ADMITTED_LOW + col in table.columns:
                 cells.append(f"{_num(row[ADMITTED_LOW + col])} – {_num(row[ADMITTED_HIGH + col])}")
         if admitted:
@@ -238,6 +245,10 @@ def print_optimum(law: RunLaw, table: pd.DataFrame, out: Console, over: Sequence
         out.print("this run did not record its training ranges: optima are not checked against them", highlight=False)
     elif far := int((table[BEYOND] != "").sum()):
         out.print(f"{far} optimum(s) lie past the training runs' range: the law extrapolates there", highlight=False)
+    if refits is not None:
+        out.print(f"fit range: the central {LEVEL:.0%} of the optima of the law refitted on {refits[1]} resamples of "
+                  f"the training rows ({refits[0]} refits succeeded): how much the particular runs in the table move "
+                  "the optimum, not whether the law's form is right.", highlight=False)
     if admitted:
         out.print("admitted: the lowest and highest optimum (and value there) of the laws the run could not tell "
                   "apart from the best on validation; where they disagree, the data do not pin the optimum down.",

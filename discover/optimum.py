@@ -15,14 +15,16 @@ elsewhere: the range of their optima is given beside the law's.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
+from discover.data import Dataset
 from discover.errors import ExprError, UserError
 from discover.expr import compile_expr, params_of, parse
 from discover.fit import analyse, predict
@@ -184,6 +186,35 @@ def optimum_table(law: RunLaw, over: Sequence[str], q: Question, ranges: Mapping
             row[ADMITTED_EDGES] = sum(bool(b.edges) for b in ok)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def with_fit_range(table: pd.DataFrame, law: RunLaw, over: Sequence[str], q: Question,
+                   ranges: Mapping[str, tuple[float, float]], cfg: dict, ds: Dataset, draws: int, seed: int = 0,
+                   on_draw: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, int]:
+    """An optimum_table with the fit range of each group's optimum: the law refitted on ``draws``
+    resamples of the run's training rows (bootstrap.refits), each refit's optimum found alike,
+    and the central 90% of them per searched input and of the value there (``fit_low_<name>``,
+    ``fit_high_<name>``); and how many refits succeeded."""
+    from discover.bootstrap import FIT_HIGH, FIT_LOW, central, refits
+
+    groups = list(table[group_column(law)])
+    boxes = {g: boxes_for(law, over, g, ranges) for g in groups}
+    names = [*over, VALUE + q.target]
+    found = np.full((draws, len(groups), len(names)), np.nan)
+    fits = 0
+    for b, params in enumerate(refits(law, cfg, ds, draws, seed, on_draw)):
+        if params is None:
+            continue
+        fits += 1
+        refit = dataclasses.replace(law, params=params)
+        for i, g in enumerate(groups):
+            r = best(refit, g, dataclasses.replace(q, boxes=boxes[g]))
+            found[b, i] = [*(r.point[c] for c in over), r.value]
+    low, high = central(found)
+    out = table.copy()
+    for j, name in enumerate(names):
+        out[FIT_LOW + name], out[FIT_HIGH + name] = low[:, j], high[:, j]
+    return out, fits
 
 
 def _objective(law: RunLaw, group: str, q: Question):

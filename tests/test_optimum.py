@@ -10,6 +10,7 @@ import pytest
 from test_cli import assert_clean_error, discover, write
 
 from discover import open_run
+from discover.bootstrap import FIT_HIGH, FIT_LOW
 from discover.errors import UserError
 from discover.optimum import (
     ADMITTED_COUNT,
@@ -24,6 +25,7 @@ from discover.optimum import (
     question,
 )
 from discover.predict import BEYOND, PREFIX, RunLaw, load_law, predictions, with_groups
+from discover.runstore import RunStore
 
 VALLEY = "p0 + p1*(log(lr) - p2)**2 + p3*(log(bsz) - p4)**2"
 
@@ -206,3 +208,49 @@ def test_cli_optimum_is_the_lowest_prediction_in_the_range_and_matches_python(ru
 def test_cli_bad_questions_end_in_one_clear_line(run, args, needle):
     code, _, err = discover("optimum", str(run), *args)
     assert_clean_error(code, err, needle)
+
+
+def _noisy_valley(tmp_path_factory):
+    rng = np.random.default_rng(5)
+    lines = ["N,lr,loss"]
+    for n in (1e8, 2e8, 4e8, 8e8, 1.6e9):
+        for lr in np.geomspace(1e-4, 1e-2, 7):
+            loss = 2 + 30 / n ** 0.15 + 0.05 * (math.log(lr / 2e-3)) ** 2
+            lines.append(f"{n:g},{lr:.6g},{loss * (1 + 0.01 * rng.standard_normal())!r}")
+    tmp = tmp_path_factory.mktemp("noisy_valley")
+    p = write(tmp, "runs.csv", "\n".join(lines) + "\n")
+    code, _, err = discover("run", "--csv", str(p), "--inputs", "N,lr", "--target", "loss",
+                            "--holdout", "top value of N", "--max-evals", "60", "--seed", "1",
+                            "--out", str(tmp / "run"), "--quiet")
+    assert code == 0, err
+    return tmp / "run"
+
+
+def test_the_fit_range_of_an_exact_law_is_its_optimum(run):
+    """Noiseless rows the law fits exactly: every resample refits the same law, so the fit range
+    of the optimum is the optimum itself, here the table's true floor (lr = 2e-3)."""
+    final = RunStore.open(run).final()
+    rec = next(w for w in final["laws"] if w["recommended"])
+    if rec["train"]["r2"] < 1 - 1e-12:
+        pytest.skip(f"the search did not find the exact law ({rec['text']}, train R² {rec['train']['r2']})")
+    table = open_run(run).optimum("lr", at={"N": 3.2e9}, bootstrap=8)
+    assert table["lr"].to_numpy() == pytest.approx([2e-3, 2e-3], rel=1e-5)
+    for name in ("lr", VALUE + "loss"):
+        assert table[FIT_LOW + name].to_numpy() == pytest.approx(table[name].to_numpy(), rel=1e-5)
+        assert table[FIT_HIGH + name].to_numpy() == pytest.approx(table[name].to_numpy(), rel=1e-5)
+
+
+def test_noisy_rows_give_the_optimum_a_fit_range(tmp_path_factory, tmp_path):
+    path = _noisy_valley(tmp_path_factory)
+    out_csv = tmp_path / "best.csv"
+    code, out, err = discover("optimum", str(path), "--over", "lr", "--at", "N=1.6e9", "--bootstrap", "20",
+                              "-o", str(out_csv))
+    assert code == 0, err
+    assert "fit range: the central 90% of the optima of the law refitted on 20 resamples" in out
+    row = pd.read_csv(out_csv, keep_default_na=False).iloc[0]
+    assert row[FIT_LOW + "lr"] < row["lr"] < row[FIT_HIGH + "lr"]
+    assert row[FIT_LOW + VALUE + "loss"] < row[FIT_HIGH + VALUE + "loss"]
+    again = open_run(path).optimum("lr", at={"N": 1.6e9}, bootstrap=20)  # seeded: the same resamples
+    assert again[FIT_LOW + "lr"].iloc[0] == pytest.approx(row[FIT_LOW + "lr"], rel=1e-9)
+    code, _, err = discover("optimum", str(path), "--over", "lr", "--at", "N=1.6e9", "--data-dir", str(tmp_path))
+    assert_clean_error(code, err, "--data-dir is for --bootstrap")
