@@ -16,6 +16,7 @@ elsewhere: the range of their optima is given beside the law's.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -91,8 +92,11 @@ def boxes_for(law: RunLaw, over: Sequence[str], group: str,
         elif law.ranges is None:
             raise UserError(f"this run did not record its training ranges: give the range of {col} to search "
                             f"with --range {col}=LOW:HIGH")
-        else:
+        elif col in law.ranges.get(group, {}):
             lo, hi = law.ranges[group][col]
+        else:
+            raise UserError(f"no training range of {col} is recorded for group {group!r}: give the range to "
+                            f"search with --range {col}=LOW:HIGH")
         if not lo < hi:
             raise UserError(f"{col} takes one value ({lo:g}) in the training runs of group {group!r}: there is "
                             f"nothing to search; give a range with --range {col}=LOW:HIGH")
@@ -220,7 +224,7 @@ def with_fit_range(table: pd.DataFrame, law: RunLaw, over: Sequence[str], q: Que
 def _objective(law: RunLaw, group: str, q: Question):
     """The function of positions ``u`` (points, searched inputs) in the boxes that the search
     minimises: the law's target there (negated to maximise), +inf where it is not finite."""
-    structure = analyse(parse(law.text, law.symbols))
+    structure = _structure(law.text, law.symbols)
     g = law.groups.index(group)
     t = law.targets.index(q.target)
     sign = -1.0 if q.maximize else 1.0
@@ -234,6 +238,12 @@ def _objective(law: RunLaw, group: str, q: Question):
         return np.where(np.isfinite(y), y, np.inf)
 
     return f
+
+
+@functools.lru_cache(maxsize=64)
+def _structure(text: str, symbols: tuple[str, ...]):
+    """The law ready to evaluate (parsed once per law, not once per group and resample)."""
+    return analyse(parse(text, symbols))
 
 
 def _inputs(q: Question, u: np.ndarray, law: RunLaw) -> dict[str, np.ndarray]:

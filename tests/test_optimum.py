@@ -151,6 +151,9 @@ def test_an_input_with_one_training_value_needs_a_range():
         solve(law, ["lr"], at={"bsz": 256, "N": 5e8})
     assert parse_ranges(["lr=1e-4:1e-2"], law) == {"lr": (1e-4, 1e-2)}
     assert solve(law, ["lr"], at={"bsz": 256, "N": 5e8}, ranges={"lr": (1e-4, 1e-2)}).iloc[0][EDGE_COLUMN] == ""
+    unrecorded = valley_law([[2.0, 0.3, -6.0, 0.1, 5.0]], groups=("all",), ranges={"other": {}})
+    with pytest.raises(UserError, match=r"no training range of lr is recorded for group 'all'"):
+        solve(unrecorded, ["lr"], at={"bsz": 256, "N": 5e8})
 
 
 # --- on a finished run, from the command line and from Python ------------------------------------
