@@ -278,6 +278,17 @@ def _formula(text: str, col: str, law: RunLaw, known: Sequence[str]):
     return compile_expr(expr)
 
 
+def _value(value: float | str, col: str) -> float:
+    """A fixed input's value as a finite number; UserError otherwise."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"--at {col}: {value!r} is not a number") from None
+    if not math.isfinite(v):
+        raise UserError(f"--at {col}: {value!r} is not a finite number")
+    return v
+
+
 def _symbol(col: str, law: RunLaw) -> str:
     return law.symbols[law.inputs.index(col)]
 
@@ -328,7 +339,8 @@ def answer(law: RunLaw, over: Sequence[str], settings: Mapping[str, float | str]
     value; a group column's value names the group, see predict.setting_group), checked."""
     settings = dict(settings)
     group = setting_group(settings, law, group)
-    cols, q = question(law, over, {c: float(v) for c, v in settings.items()}, derived, target, maximize)
+    fixed = {c: _value(v, c) for c, v in settings.items()}
+    cols, q = question(law, over, fixed, derived, target, maximize)
     table = optimum_table(law, cols, q, checked_ranges(ranges, law), None if group is None else [group], admitted)
     return cols, q, table
 

@@ -197,6 +197,10 @@ def test_cli_optimum_is_the_lowest_prediction_in_the_range_and_matches_python(ru
     assert from_python[["lr", VALUE + "loss"]].to_numpy() == pytest.approx(table[["lr", VALUE + "loss"]].to_numpy())
     one = open_run(run).optimum(["lr"], at={"N": 3.2e9, "model": "big"})
     assert one["model"].tolist() == ["big"] and one["lr"].iloc[0] == pytest.approx(table["lr"].iloc[1])
+    for at, needle in [({"N": "big"}, "--at N: 'big' is not a number"), ({"N": math.inf}, "not a finite number"),
+                       ({"depth": 3}, "'depth' is not an input")]:
+        with pytest.raises(UserError, match=needle):
+            open_run(run).optimum("lr", at=at)
 
 
 @pytest.mark.parametrize("args, needle", [
