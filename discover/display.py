@@ -133,6 +133,13 @@ def _params_table(title: str, names: Sequence[str], params: Sequence[Sequence[fl
         out.print(f"... {len(params) - most} more rows{where}", highlight=False)
 
 
+def _print_law_line(law: RunLaw, out: Console) -> None:
+    """Which of a run's laws is used, in the data's units (predict, optimum)."""
+    which = "recommended law" if law.recommended else f"law {law.id}"
+    out.print(f"{which}: {', '.join(law.targets)} = {raw_units(law.text, list(law.symbols), law.scales)}",
+              highlight=False, soft_wrap=True)
+
+
 def print_predictions(law: RunLaw, table: pd.DataFrame, out: Console, admitted: list[RunLaw] | None = None,
                       spread: Spread | None = None, most: int = 50) -> None:
     """The law used, then the points with their predictions (a ``predict.predictions`` table,
@@ -141,9 +148,7 @@ def print_predictions(law: RunLaw, table: pd.DataFrame, out: Console, admitted: 
     from discover.bootstrap import FIT_HIGH, FIT_LOW
     from discover.predict import BEYOND, COUNT, HIGH, LOW, PREFIX, group_column
 
-    which = "recommended law" if law.recommended else f"law {law.id}"
-    out.print(f"{which}: {', '.join(law.targets)} = {raw_units(law.text, list(law.symbols), law.scales)}",
-              highlight=False, soft_wrap=True)
+    _print_law_line(law, out)
     group = group_column(law)
     shown = list(law.inputs) + ([group] if len(law.groups) > 1 else [])
     admitted_spread = COUNT in table.columns
@@ -202,9 +207,7 @@ def print_optimum(law: RunLaw, table: pd.DataFrame, out: Console, over: Sequence
     from discover.optimum import ADMITTED_COUNT, ADMITTED_EDGES, ADMITTED_HIGH, ADMITTED_LOW, EDGE_COLUMN, VALUE
     from discover.predict import BEYOND, group_column
 
-    which = "recommended law" if law.recommended else f"law {law.id}"
-    out.print(f"{which}: {', '.join(law.targets)} = {raw_units(law.text, list(law.symbols), law.scales)}",
-              highlight=False, soft_wrap=True)
+    _print_law_line(law, out)
     target, value, group = q.target, VALUE + q.target, group_column(law)
     inputs = [c for c in table.columns if c in law.inputs]
     fixed = [c for c in inputs if c in q.fixed]

@@ -267,14 +267,20 @@ def _point(q: Question, u: np.ndarray, law: RunLaw) -> list[dict[str, float]]:
 
 def _formula(text: str, col: str, law: RunLaw, known: Sequence[str]):
     """The compiled formula giving input ``col`` from the inputs ``known`` (in the law's names for them)."""
-    names = [_symbol(c, law) for c in known]
+    names = tuple(_symbol(c, law) for c in known)
     try:
-        expr = parse(text, names)
-        if params_of(expr):
-            raise ExprError(f"{params_of(expr)[0]} is a parameter name; a formula here has only inputs and numbers")
+        return _compiled_formula(text, names)
     except ExprError as exc:
         raise UserError(f"--where {col}={text}: {exc} (it may use {', '.join(names) or 'no input'}: the inputs "
                         "searched or held fixed)") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_formula(text: str, names: tuple[str, ...]):
+    """A --where formula parsed and compiled once, not at every evaluation of the objective."""
+    expr = parse(text, names)
+    if params_of(expr):
+        raise ExprError(f"{params_of(expr)[0]} is a parameter name; a formula here has only inputs and numbers")
     return compile_expr(expr)
 
 
