@@ -162,7 +162,7 @@ def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], targ
     to the run folder (``table.csv``, without its index: ``reset_index()`` first to keep it as a
     column), which then holds everything the run needs.
     ``drop_incomplete`` leaves out rows with an empty, non-numeric or infinite value (noted)."""
-    from discover.data import load_dataset, run_notes
+    from discover.data import check_repeated, load_dataset, run_notes
     from discover.runner import start_run
     from discover.search.loop import SearchConfig
     from discover.tasks import check_name, csv_task
@@ -174,6 +174,7 @@ def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], targ
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"-seed{seed}"
     if isinstance(table, pd.DataFrame):
         check_name(name or "table")
+        check_repeated(table, [*ins, *tgs, *grp], "table")
         folder = Path(out) if out else Path("runs") / (name or "table") / stamp
         if (folder / "candidates.jsonl").exists():
             raise UserError(f"{folder} already holds a run: open it with discover.open_run, or give another out")

@@ -277,17 +277,39 @@ def _frame(data: bytes, path: Path) -> pd.DataFrame:
 
 
 def read_delimited(source, path: str | Path) -> pd.DataFrame:
-    """A CSV, or a table separated by tabs (``.tsv``, or a header with tabs), semicolons or '|'."""
-    if Path(path).suffix.lower() in (".tsv", ".tab"):
-        return pd.read_csv(source, sep="\t")
-    frame = pd.read_csv(source)
-    if len(frame.columns) == 1:
-        sep = next((c for c in "\t;|" if c in str(frame.columns[0])), None)
-        if sep is not None:
+    """A CSV, or a table separated by tabs (``.tsv``, or a header with tabs), semicolons or '|'.
+
+    pandas renames a column whose name is already taken (the second ``N`` becomes ``N.1``);
+    the header as written is kept in ``frame.attrs["header"]`` so that ``repeated_columns``
+    can refuse a table that names a column it uses twice."""
+    sep = "\t" if Path(path).suffix.lower() in (".tsv", ".tab") else ","
+    frame = pd.read_csv(source, sep=sep)
+    if sep == "," and len(frame.columns) == 1:
+        sep = next((c for c in "\t;|" if c in str(frame.columns[0])), ",")
+        if sep != ",":
             if hasattr(source, "seek"):
                 source.seek(0)
             frame = pd.read_csv(source, sep=sep)
+    if any(str(c) != str(c).rsplit(".", 1)[0] for c in frame.columns):  # a renamed column, or a name with a dot
+        if hasattr(source, "seek"):
+            source.seek(0)
+        header = pd.read_csv(source, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+        frame.attrs["header"] = [str(c) for c in header.iloc[0]]
     return frame
+
+
+def repeated_columns(frame: pd.DataFrame, used: Sequence[str]) -> list[str]:
+    """The names in ``used`` that ``frame``'s header (as written, for a file) gives more than once."""
+    names = frame.attrs.get("header") or [str(c) for c in frame.columns]
+    return [c for c in dict.fromkeys(used) if names.count(c) > 1]
+
+
+def check_repeated(frame: pd.DataFrame, used: Sequence[str], where: str) -> None:
+    """UserError when a column in ``used`` is named more than once: which one would be meant is a guess."""
+    twice = repeated_columns(frame, used)
+    if twice:
+        raise UserError(f"{where}: column {twice[0]!r} is named more than once; rename the others "
+                        "(which one is meant would be a guess)")
 
 
 def _split_by_rule(task: TaskSpec, frame: pd.DataFrame, where: str, checksums: dict, source: str) -> Dataset:
@@ -351,10 +373,12 @@ def dropped_rows(ds: Dataset, shown: int = 8) -> str:
 
 
 def _columns(frame: pd.DataFrame, task: TaskSpec, where: str) -> None:
-    have = [str(c) for c in frame.columns]
-    for col in (*task.inputs, *task.targets, *task.group):
+    have = [str(c) for c in frame.attrs.get("header") or frame.columns]
+    used = (*task.inputs, *task.targets, *task.group)
+    for col in used:
         if col not in have:
-            raise UserError(f"{where}: unknown column {col!r}; available: {', '.join(have)}")
+            raise UserError(f"{where}: unknown column {col!r}; available: {', '.join(dict.fromkeys(have))}")
+    check_repeated(frame, used, where)
 
 
 def _group_names(frames: list[pd.DataFrame], task: TaskSpec, wheres: list[str]) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from discover.data import GROUP_JOIN, Split, group_keys, read_delimited
+from discover.data import GROUP_JOIN, Split, check_repeated, group_keys, read_delimited
 from discover.errors import ExprError, UserError
 from discover.expr import parse
 from discover.final import FinalLaw, admitted_laws
@@ -199,6 +199,7 @@ def checked_points(frame: pd.DataFrame, law: RunLaw, where: str,
                    place: Callable[[int], str] = lambda i: f"row {i}") -> pd.DataFrame:
     """``frame`` (a copy) with the law's input columns as floats, or UserError naming the first
     missing column or bad value (at ``place(position)``). Other columns are carried through."""
+    check_repeated(frame, law.inputs, where)
     missing = [c for c in law.inputs if c not in frame.columns]
     if missing:
         raise UserError(f"{where}: no column {', '.join(repr(c) for c in missing)}; the law's inputs are "

@@ -78,6 +78,10 @@ def test_bad_arguments_raise_the_command_lines_errors(frame, tmp_path):
     with pytest.raises(UserError, match="unknown column 'V'"):
         discover.find_law(frame, inputs="N,V", target="loss", out=tmp_path / "a", max_evals=5, quiet=True)
     assert not (tmp_path / "a").exists()  # no half-made run folder is left behind
+    twice = pd.concat([frame, frame[["N"]] * 2], axis=1)
+    with pytest.raises(UserError, match="^table: column 'N' is named more than once"):
+        discover.find_law(twice, inputs="N,D", target="loss", out=tmp_path / "c", max_evals=5, quiet=True)
+    assert not (tmp_path / "c").exists()
     with pytest.raises(UserError, match="--name 'a b'"):
         discover.find_law(frame, inputs="N", target="loss", name="a b", max_evals=5, quiet=True)
     with pytest.raises(UserError, match="has not finished"):

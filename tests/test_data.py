@@ -198,6 +198,8 @@ def test_several_group_columns_make_a_group_of_each_combination(tmp_path):
     ("\n".join(GOOD.splitlines()[:4]) + "\n", ["N", "D"], "only 3 row(s); need at least 5"),
     ("", ["N", "D"], "the file is empty"),
     (GOOD.replace("N,D,model,loss", "N,D,model,loss\n\"unclosed"), ["N", "D"], "not a readable CSV file"),
+    (GOOD.replace("N,D,model,loss", "N,N,model,loss"), ["N"], "column 'N' is named more than once"),
+    (GOOD.replace("N,D,model,loss", "N,model,model,loss"), ["N"], "column 'model' is named more than once"),
 ])
 def test_user_table_errors(tmp_path, text, inputs, message):
     task = csv_task(table(tmp_path, text), inputs, ["loss"], "model", "top value of N per group")
@@ -205,6 +207,12 @@ def test_user_table_errors(tmp_path, text, inputs, message):
         load_dataset(task)
     msg = str(e.value)
     assert msg.startswith(f"{task.csv}: ") and message in msg and "\n" not in msg
+
+
+def test_a_repeated_name_of_a_column_the_task_does_not_use_is_no_error(tmp_path):
+    text = "".join(line + (",x,x\n" if i == 0 else ",0,1\n") for i, line in enumerate(GOOD.splitlines()))
+    task = csv_task(table(tmp_path, text), ["N", "D"], ["loss"], "model", "top value of N per group")
+    assert load_dataset(task).groups == ("a", "b")
 
 
 @pytest.mark.parametrize("name, sep", [("runs.tsv", "\t"), ("runs.txt", "\t"), ("runs.csv", ";"), ("runs.csv", "|")])

@@ -123,7 +123,8 @@ def test_csv_points_are_checked(run, tmp_path):
     law = load_law(path)
     for text, needle in [("N,D\n1e9,oops\n", "line 2 ('oops')"), ("N,D\n1e9,1e10\n2e9,\n", "line 3 (empty)"),
                          ("N\n1e9\n", "no column 'D'"), ("N,D\n", "no rows"),
-                         ("N,D,model\n1e9,1e10,medium\n", "unknown group 'medium'")]:
+                         ("N,D,model\n1e9,1e10,medium\n", "unknown group 'medium'"),
+                         ("N,D,N\n1e9,1e10,2e9\n", "column 'N' is named more than once")]:
         p = write(tmp_path, "points.csv", text)
         code, _, err = discover("predict", str(path), "--csv", str(p))
         assert_clean_error(code, err, needle)
