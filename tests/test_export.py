@@ -152,5 +152,7 @@ def test_cli_exports_to_a_file_or_prints_and_errors_are_one_line(run, tmp_path):
     unfinished = copy_run_without_its_end(path, tmp_path / "unfinished")
     code, _, err = discover("export", str(unfinished))
     assert_clean_error(code, err, "has not finished")
-    code, _, err = discover("export", str(path), "-o", str(tmp_path / "missing" / "law.py"))
+    code, _, err = discover("export", str(path), "-o", str(tmp_path / "new" / "law.py"))  # its folder is made
+    assert code == 0 and (tmp_path / "new" / "law.py").read_text().startswith('"""'), err
+    code, _, err = discover("export", str(path), "-o", str(tmp_path / "new" / "law.py" / "law.py"))
     assert_clean_error(code, err, "cannot write")

@@ -92,10 +92,11 @@ def test_points_without_a_group_are_predicted_for_every_group(run):
 def test_cli_predicts_points_and_writes_them_with_the_columns_given(run, tmp_path):
     path, _ = run
     points = write(tmp_path, "planned.csv", "N,D,model,note\n6.4e9,6.4e10,big,next run\n")
-    code, out, err = discover("predict", str(path), "--csv", str(points), "-o", str(tmp_path / "p.csv"))
+    # the folder of -o is made when missing
+    code, out, err = discover("predict", str(path), "--csv", str(points), "-o", str(tmp_path / "out" / "p.csv"))
     assert code == 0, err
     assert "recommended law" in out and "past the training runs' range" in out
-    written = pd.read_csv(tmp_path / "p.csv")
+    written = pd.read_csv(tmp_path / "out" / "p.csv")
     assert written.columns.tolist() == ["N", "D", "model", "note", PREFIX + "loss", PREFIX + "error",
                                         LOW + "loss", HIGH + "loss", LOW + "error", HIGH + "error", COUNT, BEYOND]
     assert written["note"].item() == "next run" and written[BEYOND].item() == "N 4x above train; D 4x above train"

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import errno
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -90,13 +92,21 @@ def table_options(f):
     return f
 
 
-def write_table(table, out_file: str) -> None:
-    """Write a result table to ``out_file`` (CSV) and say so; UserError if it cannot be written."""
+def write_file(out_file: str, write: Callable[[Path], object]) -> None:
+    """``write(path)`` to ``out_file``, its folder made if missing (as `report` does), and say so;
+    UserError if it cannot be written."""
+    path = Path(out_file)
     try:
-        table.to_csv(out_file, index=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path)
     except OSError as exc:
         raise UserError(f"cannot write {out_file}: {exc.strerror or exc}") from None
     out.print(f"written: {out_file}", highlight=False)
+
+
+def write_table(table, out_file: str) -> None:
+    """Write a result table to ``out_file`` (CSV) and say so; UserError if it cannot be written."""
+    write_file(out_file, lambda path: table.to_csv(path, index=False))
 
 
 def bootstrap_progress(draws: int):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from discover.cli.app import bootstrap_progress, cli, out, split_names, write_table
+from discover.cli.app import bootstrap_progress, cli, out, split_names, write_file, write_table
 from discover.errors import UserError
 
 
@@ -155,8 +153,4 @@ def export(run_dir: str, fmt: str, law_id: int | None, out_file: str | None) -> 
     if not out_file:
         click.echo(text, nl=False)
         return
-    try:
-        Path(out_file).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"cannot write {out_file}: {exc.strerror or exc}") from None
-    out.print(f"written: {out_file}", highlight=False)
+    write_file(out_file, lambda path: path.write_text(text, encoding="utf-8"))
