@@ -77,12 +77,9 @@ class Run:
         if bootstrap is None:
             return table
         from discover.bootstrap import with_fit_range
-        from discover.runner import recorded_dataset
-        from discover.runstore import RunStore
+        from discover.runner import recorded_run
 
-        cfg = RunStore.open(self.path).config
-        return with_fit_range(table, law, cfg, recorded_dataset(cfg, data_dir),
-                              bootstrap)[0]
+        return with_fit_range(table, law, *recorded_run(self.path, data_dir), bootstrap)[0]
 
     def optimum(self, over: str | Sequence[str], at: Mapping[str, float | str] | None = None,
                 where: Mapping[str, str] | None = None, ranges: Mapping[str, tuple[float, float]] | None = None,
@@ -112,12 +109,10 @@ class Run:
         if bootstrap is None:
             return table
         from discover.optimum import checked_ranges, with_fit_range
-        from discover.runner import recorded_dataset
-        from discover.runstore import RunStore
+        from discover.runner import recorded_run
 
-        cfg = RunStore.open(self.path).config
-        return with_fit_range(table, law, cols, q, checked_ranges(dict(ranges or {}), law), cfg,
-                              recorded_dataset(cfg, data_dir), bootstrap)[0]
+        return with_fit_range(table, law, cols, q, checked_ranges(dict(ranges or {}), law),
+                              *recorded_run(self.path, data_dir), bootstrap)[0]
 
     def export(self, to: str = "python", law_id: int | None = None) -> str:
         """The law as text: ``"python"`` (a numpy module), ``"latex"`` or ``"json"`` (see ``discover export``)."""

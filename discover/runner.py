@@ -140,6 +140,13 @@ def recorded_dataset(cfg: dict, data_dir: str | Path | None = None,
     return as_recorded(ds, cfg.get("split"))
 
 
+def recorded_run(path: str | Path, data_dir: str | Path | None = None) -> tuple[dict, Dataset]:
+    """A run folder's config.json and the rows it was fitted on (``recorded_dataset``), for
+    refitting its law (``--bootstrap``)."""
+    cfg = RunStore.open(path).config
+    return cfg, recorded_dataset(cfg, data_dir)
+
+
 def _resume_note(search: Search) -> str:
     """What a resumed run will do, from where it stands."""
     c, done, n = search.config, search.elapsed_before, len(search.archive)

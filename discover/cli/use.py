@@ -54,11 +54,9 @@ def predict(run_dir: str, points: tuple[str, ...], csv_path: str | None, group: 
     spread = None
     if draws is not None:
         from discover.bootstrap import with_fit_range
-        from discover.runner import recorded_dataset
-        from discover.runstore import RunStore
+        from discover.runner import recorded_run
 
-        cfg = RunStore.open(run_dir).config
-        ds = recorded_dataset(cfg, data_dir)
+        cfg, ds = recorded_run(run_dir, data_dir)
         table, spread = with_fit_range(table, law, cfg, ds, draws, on_draw=bootstrap_progress(draws))
     elif data_dir is not None:
         raise UserError("--data-dir is for --bootstrap (predictions need only the run folder)")
@@ -114,11 +112,9 @@ def optimum(run_dir: str, over: str, settings: str | None, formulas: tuple[str, 
     fits = None
     if draws is not None:
         from discover.optimum import with_fit_range
-        from discover.runner import recorded_dataset
-        from discover.runstore import RunStore
+        from discover.runner import recorded_run
 
-        cfg = RunStore.open(run_dir).config
-        ds = recorded_dataset(cfg, data_dir)
+        cfg, ds = recorded_run(run_dir, data_dir)
         table, fits = with_fit_range(table, law, cols, q, ranges, cfg, ds, draws, on_draw=bootstrap_progress(draws))
     elif data_dir is not None:
         raise UserError("--data-dir is for --bootstrap (the optimum needs only the run folder)")
