@@ -148,7 +148,7 @@ def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], targ
              group: str | Sequence[str] | None = None, holdout: str | None = None, *, validation: str | None = None,
              name: str | None = None, budget: float = 120.0, max_evals: int | None = None, seed: int = 0,
              max_params: int = 12, out: str | Path | None = None, drop_incomplete: bool = False,
-             quiet: bool = False) -> Run:
+             start: Sequence[str] = (), quiet: bool = False) -> Run:
     """Search ``table`` (a DataFrame, or a CSV/parquet file) for a law of ``target`` in ``inputs``,
     as ``discover run --csv`` does, and return the finished run.
 
@@ -156,16 +156,20 @@ def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], targ
     ``group`` names the column(s) whose groups get their own parameters. A DataFrame is written
     to the run folder (``table.csv``, without its index: ``reset_index()`` first to keep it as a
     column), which then holds everything the run needs.
-    ``drop_incomplete`` leaves out rows with an empty, non-numeric or infinite value (noted)."""
+    ``drop_incomplete`` leaves out rows with an empty, non-numeric or infinite value (noted).
+    ``start``: laws of yours to start the search from (``--start``), in the data's units."""
     from discover.data import check_repeated, load_dataset, run_notes
+    from discover.own_law import check_start_laws
     from discover.runner import start_run
     from discover.search.loop import SearchConfig
-    from discover.tasks import check_name, csv_task
+    from discover.tasks import check_name, csv_task, symbols_for
 
     ins, tgs, grp = _names(inputs, "inputs"), _names(target, "target"), _names(group or [], "group")
     if budget <= 0 or (max_evals is not None and max_evals < 1) or seed < 0 or max_params < 1:
         raise UserError("budget must be positive; max_evals, max_params 1 or more; seed 0 or more")
     rule = holdout or f"largest 15% of `{ins[0]}`"
+    starts = (start,) if isinstance(start, str) else tuple(start)
+    check_start_laws(starts, symbols_for(tuple(ins)), max_params)
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"-seed{seed}"
     if isinstance(table, pd.DataFrame):
         check_name(name or "table")
@@ -193,7 +197,7 @@ def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], targ
     say = (lambda text: None) if quiet else print
     for text in run_notes(ds):
         say(f"note: {text}")
-    config = SearchConfig(budget=budget, max_evals=max_evals, seed=seed, max_params=max_params)
+    config = SearchConfig(budget=budget, max_evals=max_evals, seed=seed, max_params=max_params, start_laws=starts)
     progress = None if quiet else (lambda p: print(
         f"gen {p.generation:>3}  {p.evaluations:>5} candidates  {p.elapsed:6.1f}s  best val R² {p.best_val_r2:.4f}"))
     result = start_run(task, ds, folder, config, on_progress=progress, command="discover.find_law(...)", on_note=say)

@@ -13,6 +13,7 @@ that number only. Fits use the human laws' refit settings (more starts than a se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sympy as sp
@@ -44,30 +45,92 @@ def parameter_names(formula: str, symbols: tuple[str, ...]) -> list[str]:
     return [n for n in free_names(formula) if n not in skip]
 
 
-def own_expr(formula: str, symbols: tuple[str, ...]) -> tuple[sp.Expr, tuple[str, ...]]:
+def own_expr(formula: str, symbols: tuple[str, ...], flag: str = "--law") -> tuple[sp.Expr, tuple[str, ...]]:
     """The law in ``p0..pk`` (raw units) and the user's names for them. Parameters written
-    ``p0, p1, ...`` keep those names."""
+    ``p0, p1, ...`` keep those names. A law that depends on no input is refused (``flag`` names
+    the option in the message)."""
     names = parameter_names(formula, symbols)
     try:
         if names and all(PARAM_RE.match(n) for n in names):
             expr = parse(formula, list(symbols))
-            return expr, tuple(p.name for p in params_of(expr))
-        if any(PARAM_RE.match(n) for n in names):
+            names = [p.name for p in params_of(expr)]
+        elif any(PARAM_RE.match(n) for n in names):
             raise ExprError("name parameters either p0, p1, ... or freely (A, alpha, ...), not both")
-        return law_expr(formula, names, list(symbols)), tuple(names)
+        else:
+            expr = law_expr(formula, names, list(symbols))
     except ExprError as exc:
-        raise UserError(f"--law {formula!r}: {exc} (inputs: {', '.join(symbols)}; other names are parameters)") \
+        raise UserError(f"{flag} {formula!r}: {exc} (inputs: {', '.join(symbols)}; other names are parameters)") \
             from None
+    if not any(s.name in symbols for s in expr.free_symbols):
+        raise UserError(f"{flag} {formula!r}: the formula does not depend on any input ({', '.join(symbols)})")
+    return expr, tuple(names)
+
+
+def in_scaled_inputs(expr: sp.Expr, problem: Problem) -> sp.Expr:
+    """A law written in the data's units, in the scaled inputs the search works in (N / 1e8):
+    the scales go into the formula, so its parameters keep their meaning."""
+    return expr.xreplace({sp.Symbol(s): sp.Symbol(s) * sp.Float(v) for s, v in problem.scales.items() if v != 1.0})
+
+
+def without_scales(expr: sp.Expr) -> sp.Expr:
+    """``expr`` (in scaled inputs) with the scale factors a free parameter absorbs taken out:
+    ``A*(1e8*N)**a`` is ``A'*N**a`` and ``A*log(1e8*N) + E`` is ``A*log(N) + E'`` when ``A``,
+    resp. ``E``, appear nowhere else. The family of laws is the same, and the search's own laws
+    are written so (its complexity counts, and twins are seen as one)."""
+    once = {s for s in params_of(expr) if expr.count(s) == 1}
+
+    def scaled(node: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+        """(number, rest) for a product of a positive number and inputs, else None."""
+        if isinstance(node, sp.Mul) and node.args[0].is_Number and node.args[0] > 0 and not params_of(node):
+            return node.args[0], sp.Mul(*node.args[1:])
+        return None
+
+    def walk(node: sp.Expr) -> sp.Expr:
+        if not node.args:
+            return node
+        node = node.func(*[walk(a) for a in node.args])
+        if isinstance(node, sp.Mul) and any(a in once for a in node.args):
+            args = [sp.Pow(sc[1], a.exp) if isinstance(a, sp.Pow) and params_of(a.exp) and (sc := scaled(a.base))
+                    else a for a in node.args]
+            return sp.Mul(*args)
+        if isinstance(node, sp.Add) and any(a in once for a in node.args):
+            return sp.Add(*[_log_unscaled(a, scaled) for a in node.args])
+        return node
+
+    return walk(expr)
+
+
+def _log_unscaled(term: sp.Expr, scaled) -> sp.Expr:
+    """``p*log(c*x)`` as ``p*log(x)`` (the caller's free offset absorbs ``p*log(c)``)."""
+    factors = sp.Mul.make_args(term)
+    logs = [f for f in factors if isinstance(f, sp.log) and scaled(f.args[0])]
+    if len(logs) != 1:
+        return term
+    (f,) = logs
+    return sp.Mul(*[sp.log(scaled(f.args[0])[1]) if g is f else g for g in factors])
+
+
+def check_start_laws(formulas: Sequence[str], symbols: tuple[str, ...], max_params: int) -> None:
+    """UserError unless every law given to start the search from (``--start``) parses, depends on
+    an input and has at most ``max_params`` parameters (the cap the search keeps to)."""
+    for formula in formulas:
+        _, names = own_expr(formula, symbols, "--start")
+        if len(names) > max_params:
+            raise UserError(f"--start {formula!r}: {len(names)} parameters, more than the run's cap of {max_params} "
+                            "(--max-params)")
+
+
+def start_candidates(formulas: Sequence[str], problem: Problem) -> list[Candidate]:
+    """The user's laws to start the search from, as candidates in the search's scaled inputs."""
+    return [Candidate(without_scales(in_scaled_inputs(own_expr(f, problem.symbols, "--start")[0], problem)),
+                      origin="user", note=f) for f in formulas]
 
 
 def fit_own_law(formula: str, ds: Dataset, max_params: int, seed: int = 0, weight: int = NEAR_WEIGHT) -> OwnLaw:
     """Fit and score ``formula`` on ``ds`` as a run with this seed and cap fits and scores its laws."""
     problem = make_problem(ds, seed=seed)
     expr, names = own_expr(formula, problem.symbols)
-    if not any(s.name in problem.symbols for s in expr.free_symbols):
-        raise UserError(f"--law {formula!r}: the formula does not depend on any input ({', '.join(problem.symbols)})")
-    # the search works in scaled inputs (N / 1e8): put the scales in, so the parameters stay the user's
-    scaled = expr.xreplace({sp.Symbol(s): sp.Symbol(s) * sp.Float(v) for s, v in problem.scales.items() if v != 1.0})
+    scaled = in_scaled_inputs(expr, problem)
     k = len(names)
     search = evaluate(Candidate(scaled, origin="user"), problem, REFIT_CONFIG, id=0, max_params=max(max_params, k))
     (final,) = finalize([search], search.id, problem, ds, REFIT_CONFIG, weight)

@@ -63,6 +63,7 @@ def search_config_from_dict(d: dict) -> SearchConfig:
     d["fit"] = FitConfig(**d.get("fit", {}))
     d["refit_weight"] = recorded_refit_weight(d)
     d["two_steps"] = recorded_two_steps(d)
+    d["start_laws"] = tuple(d.get("start_laws", ()))
     return SearchConfig(**d)
 
 

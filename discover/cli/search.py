@@ -28,6 +28,10 @@ from discover.llm.options import llm_options
               help="Times the validation rows (train's largest scales) count when the reported laws are "
               "refitted on all of train; 1 weighs every row alike (say, when the largest runs are noisy). "
               "A random validation rule weighs every row alike anyway. Default: 8.")
+@click.option("--start", "start_laws", multiple=True, metavar="LAW",
+              help="A law of yours to start the search from, written as for `discover fit --law` (data units; "
+              "names that are not inputs or functions are parameters); repeat for more. It is scored like any "
+              "candidate, and the search varies it. (`discover bench` never starts from a given law.)")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<task>/<time>-seed<S>).")
 @click.option("--resume", type=click.Path(file_okay=False),
               help="Continue the run in this folder, with its own task, seed and settings.")
@@ -38,7 +42,8 @@ from discover.llm.options import llm_options
               "(fit, validation, test per group, and each input's range in each) and the notes, then stop.")
 @llm_options
 def run(task_name, csv_path, inputs, target, group, holdout, validation, name, drop_incomplete, max_params, budget,
-        max_evals, seed, refit_weight, out, resume, data_dir, development, quiet, dry_run, **llm_opts) -> None:
+        max_evals, seed, refit_weight, start_laws, out, resume, data_dir, development, quiet, dry_run,
+        **llm_opts) -> None:
     """Search for a law on one task, then print the frontier with validation and test R².
 
     \b
@@ -46,9 +51,11 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, d
       discover run --task vocab_scaling --budget 120
       discover run --csv runs.csv --inputs N,D --target loss --holdout "largest 15% of N*D"
       discover run --resume runs/vocab_scaling_law/20261122-101500-seed0
+      discover run --task vocab --start 'E + A/non_vocab_parameters**a + B/num_characters**b'
     """
     from discover.data import development_split, load_dataset, run_notes
     from discover.llm.options import setup_llm
+    from discover.own_law import check_start_laws
     from discover.runner import default_out, resume_run, start_run
     from discover.search.loop import SearchConfig
     from discover.tasks import csv_task, find_task
@@ -83,13 +90,14 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, d
     ds = load_dataset(task, data_dir)
     if development:
         ds = development_split(ds)
-    config = SearchConfig(max_evals=max_evals, seed=seed, max_params=task.max_params)
+    config = SearchConfig(max_evals=max_evals, seed=seed, max_params=task.max_params, start_laws=tuple(start_laws))
     if budget is not None:
         config = dataclasses.replace(config, budget=budget)
     if refit_weight is not None:
         config = dataclasses.replace(config, refit_weight=refit_weight)
     if max_params is not None:
         config = dataclasses.replace(config, max_params=max_params)
+    check_start_laws(config.start_laws, task.symbols, config.max_params)
     if dry_run:
         console.print(f"[bold]{task.name}[/bold]: {len(ds.train)} train rows, {len(ds.test)} test rows, "
                       f"{len(ds.groups)} group(s)", highlight=False)
@@ -104,7 +112,8 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, d
     split = "development split: " if development else ""
     console.print(f"[bold]{task.name}[/bold]: {split}{len(ds.train)} train rows, {len(ds.test)} test rows, "
                   f"{len(ds.groups)} group(s); budget {config.budget:g}s, seed {seed}; "
-                  f"{llm.description if llm else 'GP-only search (no LLM configured)'}", highlight=False)
+                  f"{llm.description if llm else 'GP-only search (no LLM configured)'}"
+                  f"{_starting_from(config.start_laws)}", highlight=False)
     for text in run_notes(ds):
         console.print(f"note: {text}", highlight=False)
     result = start_run(task, ds, path, config, on_progress=progress, command=shlex.join(["discover", *sys.argv[1:]]),
@@ -116,7 +125,11 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, d
 NEW_RUN_ONLY = {"task_name": "--task", "csv_path": "--csv", "inputs": "--inputs", "target": "--target",
                 "group": "--group", "holdout": "--holdout", "validation": "--validation", "name": "--name",
                 "max_params": "--max-params", "seed": "--seed", "out": "--out", "dry_run": "--dry-run",
-                "drop_incomplete": "--drop-incomplete"}
+                "drop_incomplete": "--drop-incomplete", "start_laws": "--start"}
+
+
+def _starting_from(laws: tuple[str, ...]) -> str:
+    return f"; starting from {len(laws)} law(s) of yours" if laws else ""
 
 
 def _given(flags: dict[str, str]) -> list[str]:

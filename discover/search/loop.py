@@ -1,11 +1,11 @@
 """The evolutionary loop: islands of laws, GP offspring and external proposals, one archive.
 
-Generation 0 evaluates the motif library. Each later generation, every island picks parents
-by tournament on ``log(validation NMSE) + parsimony × complexity``, makes offspring with the
-GP toolbox (and takes a share of proposals from external proposers such as the LLM), and
-keeps its best ``population`` distinct laws. Every few generations the best laws migrate to
-the next island (a ring) and the archive's frontier is shared. Candidates already seen
-(same canonical form) are not refitted.
+Generation 0 evaluates the user's own laws, if any (``--start``), and the motif library.
+Each later generation, every island picks parents by tournament on ``log(validation NMSE) +
+parsimony × complexity``, makes offspring with the GP toolbox (and takes a share of proposals
+from external proposers such as the LLM), and keeps its best ``population`` distinct laws.
+Every few generations the best laws migrate to the next island (a ring) and the archive's
+frontier is shared. Candidates already seen (same canonical form) are not refitted.
 
 Given the same seed, the sequence of candidates is the same; a time budget only decides
 where it stops (use ``max_evals`` for a fixed end point).
@@ -28,6 +28,7 @@ from discover.archive import Archive
 from discover.evaluate import Candidate, Evaluation, evaluate
 from discover.expr import canonical_key, complexity, inputs_of, parse
 from discover.fit import FitConfig
+from discover.own_law import start_candidates
 from discover.problem import NEAR_WEIGHT, Problem
 from discover.runstore import RunStore
 from discover.search.gp import make_toolbox
@@ -58,6 +59,7 @@ class SearchConfig:
     fit: FitConfig = field(default_factory=FitConfig)
     refit_weight: int = NEAR_WEIGHT  # times the validation slice counts in the final refit (problem.refit_rows)
     two_steps: bool = True  # score laws two steps out where the first fold allows (Problem.search_rows)
+    start_laws: tuple[str, ...] = ()  # the user's own laws (data units), evaluated first (--start); never in a bench
 
 
 @dataclass(frozen=True)
@@ -185,8 +187,12 @@ class Search:
         return bool(self.proposers) or any(self.islands) or bool(self.archive.frontier())
 
     def _seed_generation(self) -> None:
-        seeds = motifs(self.problem.symbols, self.positive, self.nonnegative, self.config.max_params)
         done = []
+        for cand in start_candidates(self.config.start_laws, self.problem):  # the user's laws, first
+            r = self._evaluate(cand)
+            if r is not None and r.ok:
+                done.append(r)
+        seeds = motifs(self.problem.symbols, self.positive, self.nonnegative, self.config.max_params)
         for name, expr in seeds:
             r = self._evaluate(Candidate(expr=expr, origin="motif", note=name))
             if r is not None and r.ok:
