@@ -74,9 +74,10 @@ def in_scaled_inputs(expr: sp.Expr, problem: Problem) -> sp.Expr:
 
 def without_scales(expr: sp.Expr) -> sp.Expr:
     """``expr`` (in scaled inputs) with the scale factors a free parameter absorbs taken out:
-    ``A*(1e8*N)**a`` is ``A'*N**a`` and ``A*log(1e8*N) + E`` is ``A*log(N) + E'`` when ``A``,
-    resp. ``E``, appear nowhere else. The family of laws is the same, and the search's own laws
-    are written so (its complexity counts, and twins are seen as one)."""
+    ``A*(1e8*N)**a`` is ``A'*N**a``, ``exp(-1e8*N*k)`` is ``exp(N*k')`` and ``A*log(1e8*N) + E``
+    is ``A*log(N) + E'`` when ``A``, ``k``, resp. ``E``, appear nowhere else (a sign too:
+    ``N**(-a)`` is ``N**a'``). The family of laws is the same, and the search's own laws are
+    written so (its complexity counts, and twins are seen as one)."""
     once = {s for s in params_of(expr) if expr.count(s) == 1}
 
     def scaled(node: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
@@ -89,9 +90,9 @@ def without_scales(expr: sp.Expr) -> sp.Expr:
         if not node.args:
             return node
         node = node.func(*[walk(a) for a in node.args])
-        if isinstance(node, sp.Mul) and any(a in once for a in node.args):
-            args = [sp.Pow(sc[1], a.exp) if isinstance(a, sp.Pow) and params_of(a.exp) and (sc := scaled(a.base))
-                    else a for a in node.args]
+        if isinstance(node, sp.Mul) and any(a in once for a in node.args):  # the free factor absorbs numbers
+            args = [sp.Pow(sc[1], a.exp) if isinstance(a, sp.Pow) and (sc := scaled(a.base)) else a
+                    for a in node.args if not a.is_Number]
             return sp.Mul(*args)
         if isinstance(node, sp.Add) and any(a in once for a in node.args):
             return sp.Add(*[_log_unscaled(a, scaled) for a in node.args])

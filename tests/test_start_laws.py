@@ -32,9 +32,11 @@ def run_args(table, *more):
 
 
 @pytest.mark.parametrize("scaled, unscaled", [
-    ("p0 + p1/(1e7*N)**p2 + p3/(1e10*D)**p4", "p0 + p1/N**p2 + p3/D**p4"),  # power laws: the factor absorbs it
+    ("p0 + p1/(1e7*N)**p2 + p3/(1e10*D)**p4", "p0 + p1*N**p2 + p3*D**p4"),  # power laws: the factor absorbs it
     ("p0*(1e7*N)**p1*(1e10*D)**p2 + p3", "p0*N**p1*D**p2 + p3"),
     ("p0 + p1*log(1e7*N) + p2*log(1e10*D)", "p0 + p1*log(N) + p2*log(D)"),  # the offset absorbs p*log(c)
+    ("p0 + p1*exp(-1e7*N*p2)", "p0 + p1*exp(N*p2)"),  # a rate in the data's units, rescaled
+    ("p0 + p1*(1e7*N)**(-0.34)", "p0 + p1*N**(-0.34)"),  # a fixed exponent stays fixed
     ("p0*(1e7*N)**p1 + p0", "p0*(1e7*N)**p1 + p0"),  # p0 is not free: kept
     ("(1e7*N)**p1 + p0", "(1e7*N)**p1 + p0"),  # no factor to absorb it: kept
     ("p1*log(1e7*N)**2 + p0", "p1*log(1e7*N)**2 + p0"),  # the offset cannot absorb a square: kept
