@@ -45,6 +45,8 @@ def predict(run_dir: str, points: tuple[str, ...], csv_path: str | None, group: 
 
     if bool(points) == bool(csv_path):
         raise UserError("give the points to predict either with --at (one or more) or with --csv")
+    if data_dir is not None and draws is None:
+        raise UserError("--data-dir is for --bootstrap (predictions need only the run folder)")
     law = load_law(run_dir, law_id)
     frame = parse_points(points, law) if points else read_points(csv_path, law)
     if group is not None and points and any(c in frame.columns for c in law.group_columns):
@@ -58,8 +60,6 @@ def predict(run_dir: str, points: tuple[str, ...], csv_path: str | None, group: 
 
         cfg, ds = recorded_run(run_dir, data_dir)
         table, spread = with_fit_range(table, law, cfg, ds, draws, on_draw=bootstrap_progress(draws))
-    elif data_dir is not None:
-        raise UserError("--data-dir is for --bootstrap (predictions need only the run folder)")
     print_predictions(law, table, out, admitted, spread)
     if out_file:
         write_table(table, out_file)
@@ -105,6 +105,8 @@ def optimum(run_dir: str, over: str, settings: str | None, formulas: tuple[str, 
     from discover.optimum import answer, parse_formulas, parse_ranges
     from discover.predict import load_admitted, load_law, parse_settings
 
+    if data_dir is not None and draws is None:
+        raise UserError("--data-dir is for --bootstrap (the optimum needs only the run folder)")
     law = load_law(run_dir, law_id)
     ranges = parse_ranges(spans, law)
     cols, q, table = answer(law, split_names(over), parse_settings(settings, law) if settings else {},
@@ -116,8 +118,6 @@ def optimum(run_dir: str, over: str, settings: str | None, formulas: tuple[str, 
 
         cfg, ds = recorded_run(run_dir, data_dir)
         table, fits = with_fit_range(table, law, cols, q, ranges, cfg, ds, draws, on_draw=bootstrap_progress(draws))
-    elif data_dir is not None:
-        raise UserError("--data-dir is for --bootstrap (the optimum needs only the run folder)")
     print_optimum(law, table, out, cols, q, None if fits is None else (fits, draws))
     if out_file:
         write_table(table, out_file)
