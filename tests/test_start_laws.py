@@ -50,6 +50,7 @@ def test_a_run_starts_from_the_users_law_and_records_it(table, tmp_path):
     code, out, err = discover(*run_args(table, "--start", LAW, "--max-evals", "4", "--out", str(run)))
     assert code == 0, err
     assert "starting from 1 law(s) of yours" in err
+    assert f"your law {LAW}: candidate #0, val R² 1.0000" in out  # how it fared, at the end
     first = json.loads((run / "candidates.jsonl").read_text().splitlines()[0])
     assert (first["origin"], first["note"], first["ok"]) == ("user", LAW, True)
     assert json.loads((run / "config.json").read_text())["search"]["start_laws"] == [LAW]
@@ -89,3 +90,10 @@ def test_a_resumed_run_refuses_new_start_laws(table, tmp_path):
     assert code == 0, err
     code, _, err = discover("run", "--resume", str(run), "--start", LAW)
     assert_clean_error(code, err, "--start: for new runs only")
+
+
+def test_a_start_law_that_cannot_be_fitted_is_said_so_at_the_end(table, tmp_path):
+    code, out, err = discover(*run_args(table, "--start", "E + A*exp(N)", "--max-evals", "3", "--out",
+                                        str(tmp_path / "run"), "--quiet"))
+    assert code == 0, err
+    assert "your law E + A*exp(N): not usable (" in out
