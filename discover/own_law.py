@@ -22,7 +22,7 @@ from discover.baselines import REFIT_CONFIG, law_expr
 from discover.data import Dataset
 from discover.errors import ExprError, UserError
 from discover.evaluate import Candidate, Evaluation, evaluate
-from discover.expr import CONSTANTS, FUNCTIONS, PARAM_RE, complexity, free_names, params_of, parse
+from discover.expr import CONSTANTS, FUNCTIONS, PARAM_RE, complexity, free_names, inputs_of, params_of, parse
 from discover.final import FinalLaw, finalize
 from discover.problem import NEAR_WEIGHT, Problem, make_problem
 
@@ -91,8 +91,8 @@ def without_scales(expr: sp.Expr) -> sp.Expr:
             return node
         node = node.func(*[walk(a) for a in node.args])
         if isinstance(node, sp.Mul) and any(a in once for a in node.args):  # the free factor absorbs numbers
-            args = [sp.Pow(sc[1], a.exp) if isinstance(a, sp.Pow) and (sc := scaled(a.base)) else a
-                    for a in node.args if not a.is_Number]
+            args = [sp.Pow(sc[1], a.exp) if isinstance(a, sp.Pow) and not inputs_of(a.exp) and (sc := scaled(a.base))
+                    else a for a in node.args if not a.is_Number]  # c**e is a constant only when e is
             return sp.Mul(*args)
         if isinstance(node, sp.Add) and any(a in once for a in node.args):
             return sp.Add(*[_log_unscaled(a, scaled) for a in node.args])
@@ -102,10 +102,11 @@ def without_scales(expr: sp.Expr) -> sp.Expr:
 
 
 def _log_unscaled(term: sp.Expr, scaled) -> sp.Expr:
-    """``p*log(c*x)`` as ``p*log(x)`` (the caller's free offset absorbs ``p*log(c)``)."""
+    """``p*log(c*x)`` as ``p*log(x)`` (the caller's free offset absorbs ``p*log(c)``, a constant
+    only when the other factors hold no input)."""
     factors = sp.Mul.make_args(term)
     logs = [f for f in factors if isinstance(f, sp.log) and scaled(f.args[0])]
-    if len(logs) != 1:
+    if len(logs) != 1 or any(inputs_of(g) for g in factors if g is not logs[0]):
         return term
     (f,) = logs
     return sp.Mul(*[sp.log(scaled(f.args[0])[1]) if g is f else g for g in factors])

@@ -40,6 +40,8 @@ def run_args(table, *more):
     ("p0*(1e7*N)**p1 + p0", "p0*(1e7*N)**p1 + p0"),  # p0 is not free: kept
     ("(1e7*N)**p1 + p0", "(1e7*N)**p1 + p0"),  # no factor to absorb it: kept
     ("p1*log(1e7*N)**2 + p0", "p1*log(1e7*N)**2 + p0"),  # the offset cannot absorb a square: kept
+    ("p0 + p1*D*log(1e7*N)", "p0 + p1*D*log(1e7*N)"),  # nor p1*D*log(c), which varies with D
+    ("p0*(1e7*N)**D + p1", "p0*(1e7*N)**D + p1"),  # nor can p0 absorb 1e7**D
 ])
 def test_scale_factors_that_a_free_parameter_absorbs_are_taken_out(scaled, unscaled):
     assert without_scales(parse(scaled, ["N", "D"])) == parse(unscaled, ["N", "D"])
