@@ -9,13 +9,20 @@ Scores, as in a run's table: *validation R²* fitted where the search fits (Prob
 and scored on the validation slice; *test R²* after the refit on all of train with the
 validation slice weighted as a run weights it (final.finalize). The test split is read for
 that number only. Fits use the human laws' refit settings (more starts than a search's fit).
+
+The law is fitted as the search writes its own laws (``rescale``: in scaled inputs, with the
+scale factors its free parameters absorb taken out), where a rate of 1e-9 per parameter is one of
+0.01 and the fitter's starts reach it; the parameters are then reported as written. The same
+form starts a search from the user's law (``discover run --start``, ``start_candidates``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
 from discover.baselines import REFIT_CONFIG, law_expr
@@ -72,44 +79,95 @@ def in_scaled_inputs(expr: sp.Expr, problem: Problem) -> sp.Expr:
     return expr.xreplace({sp.Symbol(s): sp.Symbol(s) * sp.Float(v) for s, v in problem.scales.items() if v != 1.0})
 
 
-def without_scales(expr: sp.Expr) -> sp.Expr:
+@dataclass(frozen=True)
+class Rescaled:
+    """A law in the search's scaled inputs with the scale factors its free parameters absorb taken
+    out (``rescale``), and how to get the parameters of the law as written back."""
+
+    expr: sp.Expr
+    factors: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()  # as written: p = p' / factor (in expr's parameters)
+    offsets: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()  # as written: E = E' - offset
+
+    def as_written(self, names: Sequence[str], params: Sequence[Sequence[float]]) -> tuple[tuple[float, ...], ...]:
+        """Per unit, the parameters of the law as written, from those fitted to ``expr``."""
+        out = []
+        for row in params:
+            given = {sp.Symbol(n): float(v) for n, v in zip(names, row, strict=True)}
+            back = dict(given)
+            for p, factor in self.factors:
+                back[p] = float(np.divide(given[p], float(factor.xreplace(given))))
+            for p, offset in self.offsets:
+                back[p] = given[p] - float(offset.xreplace(given))
+            out.append(tuple(back[sp.Symbol(n)] for n in names))
+        return tuple(out)
+
+
+def rescale(expr: sp.Expr) -> Rescaled:
     """``expr`` (in scaled inputs) with the scale factors a free parameter absorbs taken out:
     ``A*(1e8*N)**a`` is ``A'*N**a``, ``exp(-1e8*N*k)`` is ``exp(N*k')`` and ``A*log(1e8*N) + E``
     is ``A*log(N) + E'`` when ``A``, ``k``, resp. ``E``, appear nowhere else (a sign too:
     ``N**(-a)`` is ``N**a'``). The family of laws is the same, and the search's own laws are
-    written so (its complexity counts, and twins are seen as one)."""
+    written so (its complexity counts, and twins are seen as one); the parameters are better
+    scaled for the fitter's starts (a rate of 1e-9 per parameter becomes one of order 0.01)."""
     once = {s for s in params_of(expr) if expr.count(s) == 1}
-
-    def scaled(node: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
-        """(number, rest) for a product of a positive number and inputs, else None."""
-        if isinstance(node, sp.Mul) and node.args[0].is_Number and node.args[0] > 0 and not params_of(node):
-            return node.args[0], sp.Mul(*node.args[1:])
-        return None
+    factors: list[tuple[sp.Symbol, sp.Expr]] = []
+    offsets: list[tuple[sp.Symbol, sp.Expr]] = []
 
     def walk(node: sp.Expr) -> sp.Expr:
         if not node.args:
             return node
         node = node.func(*[walk(a) for a in node.args])
-        if isinstance(node, sp.Mul) and any(a in once for a in node.args):  # the free factor absorbs numbers
-            args = [sp.Pow(sc[1], a.exp) if isinstance(a, sp.Pow) and not inputs_of(a.exp) and (sc := scaled(a.base))
-                    else a for a in node.args if not a.is_Number]  # c**e is a constant only when e is
-            return sp.Mul(*args)
-        if isinstance(node, sp.Add) and any(a in once for a in node.args):
-            return sp.Add(*[_log_unscaled(a, scaled) for a in node.args])
+        free = next((a for a in node.args if a in once), None)
+        if isinstance(node, sp.Mul) and free is not None:  # the free factor absorbs numbers and c**e
+            kept, factor = [], sp.Integer(1)
+            for a in node.args:
+                if a.is_Number:
+                    factor *= a
+                elif isinstance(a, sp.Pow) and not inputs_of(a.exp) and (sc := _scaled(a.base)):
+                    kept.append(sp.Pow(sc[1], a.exp))
+                    factor *= sp.Pow(sc[0], a.exp)  # c**e is a constant only when e is
+                else:
+                    kept.append(a)
+            if factor != 1:
+                factors.append((free, factor))
+            return sp.Mul(*kept)
+        if isinstance(node, sp.Add) and free is not None:  # the free offset absorbs g*log(c)
+            terms, offset = [], sp.Integer(0)
+            for a in node.args:
+                term, shift = _log_unscaled(a)
+                terms.append(term)
+                offset += shift
+            if offset != 0:
+                offsets.append((free, offset))
+            return sp.Add(*terms)
         return node
 
-    return walk(expr)
+    return Rescaled(walk(expr), tuple(factors), tuple(offsets))
 
 
-def _log_unscaled(term: sp.Expr, scaled) -> sp.Expr:
-    """``p*log(c*x)`` as ``p*log(x)`` (the caller's free offset absorbs ``p*log(c)``, a constant
-    only when the other factors hold no input)."""
+def without_scales(expr: sp.Expr) -> sp.Expr:
+    """``rescale(expr).expr``: the law as the search writes its own."""
+    return rescale(expr).expr
+
+
+def _scaled(node: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+    """(number, rest) for a product of a positive number and inputs, else None."""
+    if isinstance(node, sp.Mul) and node.args[0].is_Number and node.args[0] > 0 and not params_of(node):
+        return node.args[0], sp.Mul(*node.args[1:])
+    return None
+
+
+def _log_unscaled(term: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """``g*log(c*x)`` as ``g*log(x)``, and ``g*log(c)``, which the caller's free offset absorbs
+    (a constant only when ``g`` holds no input); else ``term`` and 0."""
     factors = sp.Mul.make_args(term)
-    logs = [f for f in factors if isinstance(f, sp.log) and scaled(f.args[0])]
+    logs = [f for f in factors if isinstance(f, sp.log) and _scaled(f.args[0])]
     if len(logs) != 1 or any(inputs_of(g) for g in factors if g is not logs[0]):
-        return term
+        return term, sp.Integer(0)
     (f,) = logs
-    return sp.Mul(*[sp.log(scaled(f.args[0])[1]) if g is f else g for g in factors])
+    c, rest = _scaled(f.args[0])
+    g = sp.Mul(*[h for h in factors if h is not f])
+    return g * sp.log(rest), g * sp.log(c)
 
 
 def check_start_laws(formulas: Sequence[str], symbols: tuple[str, ...], max_params: int) -> None:
@@ -132,9 +190,17 @@ def fit_own_law(formula: str, ds: Dataset, max_params: int, seed: int = 0, weigh
     """Fit and score ``formula`` on ``ds`` as a run with this seed and cap fits and scores its laws."""
     problem = make_problem(ds, seed=seed)
     expr, names = own_expr(formula, problem.symbols)
-    scaled = in_scaled_inputs(expr, problem)
+    form = rescale(in_scaled_inputs(expr, problem))  # fitted as the search writes it; reported as written
     k = len(names)
-    search = evaluate(Candidate(scaled, origin="user"), problem, REFIT_CONFIG, id=0, max_params=max(max_params, k))
+    search = evaluate(Candidate(form.expr, origin="user"), problem, REFIT_CONFIG, id=0,
+                      max_params=max(max_params, k))
     (final,) = finalize([search], search.id, problem, ds, REFIT_CONFIG, weight)
-    return OwnLaw(formula=formula, names=names, complexity=complexity(expr), search=search, final=final,
-                  problem=problem)
+    return OwnLaw(formula=formula, names=names, complexity=complexity(expr), search=_as_written(search, form),
+                  final=_as_written(final, form), problem=problem)
+
+
+def _as_written(record, form: Rescaled):
+    """``record`` (an Evaluation or a FinalLaw of ``form.expr``) with the parameters of the law as written."""
+    if not record.params:
+        return record
+    return dataclasses.replace(record, params=form.as_written(record.names, record.params))

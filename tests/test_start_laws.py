@@ -3,13 +3,15 @@ by name), scores them as any candidate and varies them."""
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
+import sympy as sp
 from test_cli import assert_clean_error, discover, write
 
 import discover as api
-from discover.expr import parse
-from discover.own_law import without_scales
+from discover.expr import params_of, parse
+from discover.own_law import rescale, without_scales
 
 LAW = "E + A/N**alpha + B/D**beta"  # the table's own law, in the data's units
 
@@ -99,3 +101,21 @@ def test_a_start_law_that_cannot_be_fitted_is_said_so_at_the_end(table, tmp_path
                                         str(tmp_path / "run"), "--quiet"))
     assert code == 0, err
     assert "your law E + A*exp(N): not usable (" in out
+
+
+@pytest.mark.parametrize("scaled", ["p0 + p1/(1e7*N)**p2 + p3/(1e10*D)**p4", "p0 + 2*p1*log(1e7*N) - p2*log(1e10*D)",
+                                    "p0 + p1*exp(-1e7*N*p2)", "p3 + p0*(1e7*N)**(p1 - 1)*(1e10*D)**p2"])
+def test_the_parameters_as_written_give_the_same_law(scaled):
+    """For any parameters of the rewritten law, the law as written with ``as_written``'s
+    parameters has the same values: the rewrite is a change of parameters, nothing more."""
+    written = parse(scaled, ["N", "D"])
+    form = rescale(written)
+    names = [p.name for p in params_of(written)]
+    rng = np.random.default_rng(0)
+    fitted = rng.uniform(0.2, 1.5, size=(3, len(names)))
+    for row, back in zip(fitted, form.as_written(names, fitted), strict=True):
+        for n, d in [(1.0, 1.0), (3.0, 0.2), (40.0, 7.0)]:
+            point = {sp.Symbol("N"): n, sp.Symbol("D"): d}
+            mine = form.expr.xreplace({**point, **{sp.Symbol(k): v for k, v in zip(names, row, strict=True)}})
+            theirs = written.xreplace({**point, **{sp.Symbol(k): v for k, v in zip(names, back, strict=True)}})
+            assert float(mine) == pytest.approx(float(theirs), rel=1e-9)
