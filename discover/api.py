@@ -148,7 +148,7 @@ def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], targ
              group: str | Sequence[str] | None = None, holdout: str | None = None, *, validation: str | None = None,
              name: str | None = None, budget: float = 120.0, max_evals: int | None = None, seed: int = 0,
              max_params: int = 12, out: str | Path | None = None, drop_incomplete: bool = False,
-             start: Sequence[str] = (), quiet: bool = False) -> Run:
+             start: str | Path | Sequence[str | Path] = (), quiet: bool = False) -> Run:
     """Search ``table`` (a DataFrame, or a CSV/parquet file) for a law of ``target`` in ``inputs``,
     as ``discover run --csv`` does, and return the finished run.
 
@@ -157,9 +157,10 @@ def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], targ
     to the run folder (``table.csv``, without its index: ``reset_index()`` first to keep it as a
     column), which then holds everything the run needs.
     ``drop_incomplete`` leaves out rows with an empty, non-numeric or infinite value (noted).
-    ``start``: laws of yours to start the search from (``--start``), in the data's units."""
+    ``start``: laws of yours to start the search from (``--start``), in the data's units, or a
+    finished run's folder (the laws it reported)."""
     from discover.data import check_repeated, load_dataset, run_notes
-    from discover.own_law import check_start_laws
+    from discover.own_law import check_start_laws, expand_start_laws
     from discover.runner import start_run
     from discover.search.loop import SearchConfig
     from discover.tasks import check_name, csv_task, symbols_for
@@ -168,7 +169,7 @@ def find_law(table: pd.DataFrame | str | Path, inputs: str | Sequence[str], targ
     if budget <= 0 or (max_evals is not None and max_evals < 1) or seed < 0 or max_params < 1:
         raise UserError("budget must be positive; max_evals, max_params 1 or more; seed 0 or more")
     rule = holdout or f"largest 15% of `{ins[0]}`"
-    starts = (start,) if isinstance(start, str) else tuple(start)
+    starts = expand_start_laws((start,) if isinstance(start, str | Path) else tuple(start), symbols_for(tuple(ins)))
     check_start_laws(starts, symbols_for(tuple(ins)), max_params)
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"-seed{seed}"
     if isinstance(table, pd.DataFrame):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import sympy as sp
@@ -168,6 +169,28 @@ def _log_unscaled(term: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     c, rest = _scaled(f.args[0])
     g = sp.Mul(*[h for h in factors if h is not f])
     return g * sp.log(rest), g * sp.log(c)
+
+
+def expand_start_laws(values: Sequence[str], symbols: tuple[str, ...]) -> tuple[str, ...]:
+    """``--start`` values as laws: each is a law, or a finished run's folder, which stands for the
+    laws that run reported (recommended first, in the data's units): new rows came in, and the
+    search goes on from what it found before. UserError when such a law uses an input this task
+    does not have."""
+    out: list[str] = []
+    for value in map(str, values):
+        if not Path(value).is_dir():
+            out.append(value)
+            continue
+        from discover.predict import laws_as_written
+
+        names, texts = laws_as_written(value)
+        for text in texts:
+            unknown = [n for n in inputs_of(parse(text, list(names))) if n not in symbols]
+            if unknown:
+                raise UserError(f"--start {value}: its law {text} uses {', '.join(unknown)}, not an input here "
+                                f"(inputs: {', '.join(symbols)})")
+            out.append(text)
+    return tuple(dict.fromkeys(out))
 
 
 def check_start_laws(formulas: Sequence[str], symbols: tuple[str, ...], max_params: int) -> None:

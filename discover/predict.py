@@ -92,6 +92,16 @@ def load_admitted(path: str | Path) -> list[RunLaw] | None:
     return [_run_law(law, cfg) for law in admitted_laws(final) if law.params]
 
 
+def laws_as_written(path: str | Path) -> tuple[tuple[str, ...], list[str]]:
+    """A finished run's reported laws in the data's units, the recommended law first, and the
+    names of the inputs they are written in."""
+    from discover.display import raw_units
+
+    cfg, final = _read_run(path)
+    laws = sorted((FinalLaw.from_json(d) for d in final["laws"]), key=lambda w: not w.recommended)
+    return tuple(cfg["symbols"]), [raw_units(w.text, cfg["symbols"], cfg["scales"]) for w in laws]
+
+
 def _read_run(path: str | Path) -> tuple[dict, dict]:
     store = RunStore.open(path)
     final = store.final()

@@ -10,8 +10,10 @@ import sympy as sp
 from test_cli import assert_clean_error, discover, write
 
 import discover as api
+from discover import open_run
 from discover.expr import params_of, parse
 from discover.own_law import rescale, without_scales
+from discover.predict import laws_as_written
 
 LAW = "E + A/N**alpha + B/D**beta"  # the table's own law, in the data's units
 
@@ -119,3 +121,24 @@ def test_the_parameters_as_written_give_the_same_law(scaled):
             mine = form.expr.xreplace({**point, **{sp.Symbol(k): v for k, v in zip(names, row, strict=True)}})
             theirs = written.xreplace({**point, **{sp.Symbol(k): v for k, v in zip(names, back, strict=True)}})
             assert float(mine) == pytest.approx(float(theirs), rel=1e-9)
+
+
+def test_a_finished_run_stands_for_the_laws_it_reported(table, tmp_path):
+    """New rows came in: the search goes on from what an earlier run found (its reported laws, the
+    recommended one first, in the data's units)."""
+    before = tmp_path / "before"
+    code, _, err = discover(*run_args(table, "--max-evals", "30", "--out", str(before), "--quiet"))
+    assert code == 0, err
+    symbols, texts = laws_as_written(before)
+    assert symbols == ("N", "D") and texts[0] == str(open_run(before).law).split(" = ", 1)[-1]
+    after = tmp_path / "after"
+    code, out, err = discover(*run_args(table, "--start", str(before), "--max-evals", "40", "--out", str(after)))
+    assert code == 0, err
+    assert json.loads((after / "config.json").read_text())["search"]["start_laws"] == texts
+    firsts = [json.loads(line) for line in (after / "candidates.jsonl").read_text().splitlines()[:len(texts)]]
+    assert [(r["origin"], r["note"]) for r in firsts] == [("user", t) for t in texts]
+    other = write(tmp_path, "other.csv", "N,M,loss\n" + "".join(f"{n},{e},{1 + 1 / n + e}\n" for n in (1, 2, 4, 8)
+                                                                  for e in (1, 2)))
+    code, _, err = discover("run", "--csv", str(other), "--inputs", "N,M", "--target", "loss", "--start", str(before))
+    assert_clean_error(code, err, f"--start {before}: its law")
+    assert "not an input here (inputs: N, M)" in err

@@ -30,7 +30,8 @@ from discover.llm.options import llm_options
               "A random validation rule weighs every row alike anyway. Default: 8.")
 @click.option("--start", "start_laws", multiple=True, metavar="LAW",
               help="A law of yours to start the search from, written as for `discover fit --law` (data units; "
-              "names that are not inputs or functions are parameters); repeat for more. It is scored like any "
+              "names that are not inputs or functions are parameters), or a finished run's folder (the laws it "
+              "reported: go on from them when new rows came in); repeat for more. Each is scored like any "
               "candidate, and the search varies it. (`discover bench` never starts from a given law.)")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/<task>/<time>-seed<S>).")
 @click.option("--resume", type=click.Path(file_okay=False),
@@ -55,7 +56,7 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, d
     """
     from discover.data import development_split, load_dataset, run_notes
     from discover.llm.options import setup_llm
-    from discover.own_law import check_start_laws
+    from discover.own_law import check_start_laws, expand_start_laws
     from discover.runner import default_out, resume_run, start_run
     from discover.search.loop import SearchConfig
     from discover.tasks import csv_task, find_task
@@ -90,7 +91,8 @@ def run(task_name, csv_path, inputs, target, group, holdout, validation, name, d
     ds = load_dataset(task, data_dir)
     if development:
         ds = development_split(ds)
-    config = SearchConfig(max_evals=max_evals, seed=seed, max_params=task.max_params, start_laws=tuple(start_laws))
+    config = SearchConfig(max_evals=max_evals, seed=seed, max_params=task.max_params,
+                          start_laws=expand_start_laws(start_laws, task.symbols))
     if budget is not None:
         config = dataclasses.replace(config, budget=budget)
     if refit_weight is not None:
