@@ -312,6 +312,18 @@ def print_own_law(law: OwnLaw, task_name: str, split: str | None, out: Console, 
                   out, most)
 
 
+def print_own_laws_side_by_side(laws: Sequence[OwnLaw], split: str | None, out: Console) -> None:
+    """Several of the user's laws (``discover fit --law A --law B``), their scores side by side."""
+    table = Table(title="your laws, side by side", show_lines=False)
+    for col in ("law", "params", "complexity", "val R²", "dev R²" if split == DEVELOPMENT else "test R²",
+                "formula"):
+        table.add_column(col, overflow="fold")
+    for i, law in enumerate(laws, 1):
+        table.add_row(str(i), str(len(law.names)), str(law.complexity), _r2(law.search.val.r2),
+                      _r2(law.final.test.r2), law.formula.strip())
+    out.print(table)
+
+
 def print_split(ds: Dataset, seed: int, out: Console, most: int = 20) -> None:
     """Where a run's rows go (``discover run --dry-run``): per group, the rows the search fits
     on, the validation slice it selects on, and the test rows scored once at the end; then each

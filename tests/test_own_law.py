@@ -106,3 +106,18 @@ def test_a_rate_in_the_data_units_is_fitted_and_reported_in_them(tmp_path):
     (row,) = law.final.params
     assert row == pytest.approx((1.5 - 0.2 * math.log(1e9), 0.8, 1e-9, 0.2), rel=1e-6)
     assert law.final.test.r2 > 0.999999 and law.search.val.r2 > 0.999999
+
+
+def test_several_laws_are_fitted_alike_and_set_side_by_side(table):
+    args = ("fit", "--csv", table, "--inputs", "N,D", "--target", "loss", "--group", "family", "--holdout",
+            "top value of N per group")
+    code, out, err = discover(*args, "--law", "E + A/N**alpha + B/D**beta", "--law", "E + A/N**alpha")
+    assert code == 0, err
+    side = out[out.index("your laws, side by side"):]
+    rows = [[c.strip() for c in line.strip("│ ").split("│")] for line in side.splitlines() if line.startswith("│")]
+    assert [(r[0], r[1], r[5]) for r in rows] == [("1", "5", "E + A/N**alpha + B/D**beta"),
+                                                  ("2", "3", "E + A/N**alpha")]
+    assert float(rows[0][3]) > 0.9999 and float(rows[1][3]) < float(rows[0][3])  # the true law validates best
+    code, out, err = discover(*args, "--law", "E + A/N**alpha", "--law", "E + A/M**alpha")
+    assert_clean_error(code, err, "--law 'E + A/M**alpha': the formula does not depend on any input")
+    assert out == ""  # checked before the first law is fitted

@@ -183,14 +183,15 @@ def _print_result(result) -> None:
 
 
 @cli.command("fit")
-@click.option("--law", "formula", required=True, metavar="FORMULA",
-              help="Your law in the data's units, parameters by name, e.g. 'E + A/N**alpha + B/D**beta'.")
+@click.option("--law", "formulas", required=True, multiple=True, metavar="FORMULA",
+              help="Your law in the data's units, parameters by name, e.g. 'E + A/N**alpha + B/D**beta'. Repeat "
+              "to compare several: each is fitted alike, then a table sets their scores side by side.")
 @table_options
 @click.option("--seed", type=int, default=0, show_default=True,
               help="As a run's seed: which rows a large table fits on during search.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the task data.")
 @dev_option
-def fit_law(formula, task_name, csv_path, inputs, target, group, holdout, validation, name, drop_incomplete, seed,
+def fit_law(formulas, task_name, csv_path, inputs, target, group, holdout, validation, name, drop_incomplete, seed,
             data_dir, development) -> None:
     """Fit your own law on a task and score it as a run scores the laws it finds.
 
@@ -203,10 +204,11 @@ def fit_law(formula, task_name, csv_path, inputs, target, group, holdout, valida
     Examples:
       discover fit --task vocab --law 'E + A/non_vocab_parameters**alpha + B/num_characters**beta'
       discover fit --csv runs.csv --inputs N,D --target loss --law 'E + A/N**a + B/D**b'
+      discover fit --task vocab --law 'E + A/non_vocab_parameters**a' --law 'E + A*vocab_size**b'
     """
     from discover.data import development_split, dropped_rows, load_dataset
-    from discover.display import print_own_law
-    from discover.own_law import fit_own_law
+    from discover.display import print_own_law, print_own_laws_side_by_side
+    from discover.own_law import fit_own_law, own_expr
     from discover.tasks import csv_task, find_task
 
     if seed < 0:
@@ -218,4 +220,11 @@ def fit_law(formula, task_name, csv_path, inputs, target, group, holdout, valida
         ds = development_split(ds)
     if note := dropped_rows(ds):
         console.print(f"note: {note}", highlight=False)
-    print_own_law(fit_own_law(formula, ds, task.max_params, seed=seed), task.name, ds.split, out)
+    for formula in formulas:  # every law is checked before any is fitted
+        own_expr(formula, task.symbols)
+    laws = []
+    for formula in formulas:
+        laws.append(fit_own_law(formula, ds, task.max_params, seed=seed))
+        print_own_law(laws[-1], task.name, ds.split, out)
+    if len(laws) > 1:
+        print_own_laws_side_by_side(laws, ds.split, out)
