@@ -107,9 +107,10 @@ def rescale(expr: sp.Expr) -> Rescaled:
     """``expr`` (in scaled inputs) with the scale factors a free parameter absorbs taken out:
     ``A*(1e8*N)**a`` is ``A'*N**a``, ``exp(-1e8*N*k)`` is ``exp(N*k')`` and ``A*log(1e8*N) + E``
     is ``A*log(N) + E'`` when ``A``, ``k``, resp. ``E``, appear nowhere else (a sign too:
-    ``N**(-a)`` is ``N**a'``). The family of laws is the same, and the search's own laws are
-    written so (its complexity counts, and twins are seen as one); the parameters are better
-    scaled for the fitter's starts (a rate of 1e-9 per parameter becomes one of order 0.01)."""
+    ``N**(-a)`` is ``N**a'``; a divisor as well: ``exp(-1e8*N/s)`` is ``exp(N/s')``). The family
+    of laws is the same, and the search's own laws are written so (its complexity counts, and
+    twins are seen as one); the parameters are better scaled for the fitter's starts (a rate of
+    1e-9 per parameter becomes one of order 0.01)."""
     once = {s for s in params_of(expr) if expr.count(s) == 1}
     factors: list[tuple[sp.Symbol, sp.Expr]] = []
     offsets: list[tuple[sp.Symbol, sp.Expr]] = []
@@ -119,7 +120,8 @@ def rescale(expr: sp.Expr) -> Rescaled:
             return node
         node = node.func(*[walk(a) for a in node.args])
         free = next((a for a in node.args if a in once), None)
-        if isinstance(node, sp.Mul) and free is not None:  # the free factor absorbs numbers and c**e
+        over = next((a.base for a in node.args if isinstance(a, sp.Pow) and a.exp == -1 and a.base in once), None)
+        if isinstance(node, sp.Mul) and (free or over) is not None:  # a free factor absorbs numbers and c**e
             kept, factor = [], sp.Integer(1)
             for a in node.args:
                 if a.is_Number:
@@ -129,8 +131,8 @@ def rescale(expr: sp.Expr) -> Rescaled:
                     factor *= sp.Pow(sc[0], a.exp)  # c**e is a constant only when e is
                 else:
                     kept.append(a)
-            if factor != 1:
-                factors.append((free, factor))
+            if factor != 1:  # c*p*x = p'*x with p = p'/c; c*x/q = x/q' with q = c*q'
+                factors.append((free, factor) if free is not None else (over, 1 / factor))
             return sp.Mul(*kept)
         if isinstance(node, sp.Add) and free is not None:  # the free offset absorbs g*log(c)
             terms, offset = [], sp.Integer(0)

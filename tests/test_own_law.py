@@ -95,16 +95,17 @@ def test_a_law_far_off_the_data_says_why_it_could_not_be_fitted(table):
     assert law.final.test.r2 == -1.0
 
 
-def test_a_rate_in_the_data_units_is_fitted_and_reported_in_them(tmp_path):
+@pytest.mark.parametrize("formula, k", [("E + A*exp(-N*k) + B*log(D)", 1e-9), ("E + A*exp(-N/s) + B*log(D)", 1e9)])
+def test_a_rate_in_the_data_units_is_fitted_and_reported_in_them(tmp_path, formula, k):
     """``exp(-N*k)`` with k = 1e-9 per parameter: fitted as the search writes it (a rate of order
     0.01 in scaled inputs, within the fitter's starts), reported in the user's units."""
     lines = ["N,D,loss"] + [f"{n:g},{d:g},{1.5 + 0.8 * math.exp(-n / 1e9) + 0.2 * math.log(d / 1e9)!r}"
                             for n in (1e8, 2e8, 4e8, 8e8, 1.6e9, 3.2e9) for d in (2e9, 8e9, 3.2e10, 1.28e11)]
     ds = load_dataset(csv_task(write(tmp_path, "rate.csv", "\n".join(lines) + "\n"), ["N", "D"], ["loss"], None,
                                "top value of N"))
-    law = fit_own_law("E + A*exp(-N*k) + B*log(D)", ds, max_params=12)
+    law = fit_own_law(formula, ds, max_params=12)
     (row,) = law.final.params
-    assert row == pytest.approx((1.5 - 0.2 * math.log(1e9), 0.8, 1e-9, 0.2), rel=1e-6)
+    assert row == pytest.approx((1.5 - 0.2 * math.log(1e9), 0.8, k, 0.2), rel=1e-6)
     assert law.final.test.r2 > 0.999999 and law.search.val.r2 > 0.999999
 
 
