@@ -12,8 +12,8 @@ from test_cli import assert_clean_error, discover, write
 import discover as api
 from discover import open_run
 from discover.expr import params_of, parse
-from discover.own_law import rescale, without_scales
 from discover.predict import laws_as_written
+from discover.rescale import rescale, without_scales
 
 LAW = "E + A/N**alpha + B/D**beta"  # the table's own law, in the data's units
 
