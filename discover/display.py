@@ -116,21 +116,10 @@ def print_run(path: str | Path, out: Console) -> None:
 
 def _print_start_laws(records: Sequence[Evaluation], laws: Sequence[FinalLaw], out: Console) -> None:
     """How the laws the search started from (``run --start``) fared, against the reported ones."""
-    mine = [r for r in records if r.origin == "user"]
-    if not mine:
-        return
-    reported = {law.id: law for law in laws}
-    front = {r.id for r in Archive(records).frontier()}
-    for r in mine:
-        if not r.ok:
-            out.print(f"your law {r.note}: not usable ({r.reason})", highlight=False, soft_wrap=True)
-            continue
-        law = reported.get(r.id)
-        where = "the recommended law" if law and law.recommended else "on the frontier" if r.id in front else \
-            "not on the frontier (a law as simple or simpler validates better)"
-        test = f", test R² {_r2(law.test.r2)}" if law else ""
-        out.print(f"your law {r.note}: candidate #{r.id}, val R² {_r2(r.val.r2)}{test}; {where}", highlight=False,
-                  soft_wrap=True)
+    from discover.own_law import start_law_lines
+
+    for line in start_law_lines(records, laws):
+        out.print(line, highlight=False, soft_wrap=True)
 
 
 def _print_params(law: FinalLaw, cfg: dict, out: Console, most: int = 12) -> None:

@@ -112,6 +112,30 @@ def start_candidates(formulas: Sequence[str], problem: Problem) -> list[Candidat
                       origin="user", note=f) for f in formulas]
 
 
+def start_law_lines(records: Sequence[Evaluation], laws: Sequence[FinalLaw]) -> list[str]:
+    """How each law the search started from (``run --start``) fared, one line each: its validation
+    R², its test R² when the run reported it, and whether it is the recommended law, on the
+    frontier, or not usable (and why). ``laws``: the run's reported laws (none before it ended)."""
+    from discover.archive import Archive
+
+    mine = [r for r in records if r.origin == "user"]
+    if not mine:
+        return []
+    reported = {law.id: law for law in laws}
+    front = {r.id for r in Archive(list(records)).frontier()}
+    lines = []
+    for r in mine:
+        if not r.ok:
+            lines.append(f"your law {r.note}: not usable ({r.reason})")
+            continue
+        law = reported.get(r.id)
+        where = "the recommended law" if law and law.recommended else "on the frontier" if r.id in front else \
+            "not on the frontier (a law as simple or simpler validates better)"
+        test = f", test R² {law.test.r2:.4f}" if law else ""
+        lines.append(f"your law {r.note}: candidate #{r.id}, val R² {r.val.r2:.4f}{test}; {where}")
+    return lines
+
+
 def fit_own_law(formula: str, ds: Dataset, max_params: int, seed: int = 0, weight: int = NEAR_WEIGHT) -> OwnLaw:
     """Fit and score ``formula`` on ``ds`` as a run with this seed and cap fits and scores its laws."""
     problem = make_problem(ds, seed=seed)

@@ -70,6 +70,10 @@ def test_a_run_starts_from_the_users_law_and_records_it(table, tmp_path):
     assert len((run / "candidates.jsonl").read_text().splitlines()) == 8
     code, out, err = discover("show", str(run))
     assert code == 0 and "origins: {'user': 1," in out, err
+    assert f"your law {LAW}: candidate #0, val R² 1.0000" in out
+    for fmt, needle in [("md", f"- your law {LAW}: candidate #0"), ("html", "laws it started from (--start)")]:
+        code, _, err = discover("report", str(run), "--format", fmt, "-o", str(tmp_path / f"report.{fmt}"))
+        assert code == 0 and needle in (tmp_path / f"report.{fmt}").read_text(), err
 
 
 def test_from_python_too(table, tmp_path):

@@ -19,6 +19,7 @@ import math
 import re
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from discover.final import (
     target_size,
     unit_names,
 )
+from discover.own_law import start_law_lines
 from discover.report.fit_view import FitData, fit_view
 from discover.report.human import HumanView, human_law_view
 from discover.runstore import RunStore
@@ -100,6 +102,7 @@ class History:
     frontier_origins: dict[str, int]
     llm: dict[str, Any] = field(default_factory=dict)
     llm_lines: tuple[str, ...] = ()  # LLM calls, tokens, cost, accepted/rejected formulas, as text
+    start_lines: tuple[str, ...] = ()  # how the laws the search started from fared (run --start), as text
 
     @property
     def rate(self) -> float | None:
@@ -346,7 +349,7 @@ def load_run(path: str | Path, data_dir: str | Path | None = None, human: bool =
     return RunReport(
         path=store.path, anchor=anchor(meta.task), meta=meta, symbols=symbols, laws=tuple(laws), others=tuple(others),
         points=points, rule=describe_selection(final["selection"]) if "selection" in final else recommend_rule(),
-        human=human_view, fit=fit_data, history=history(records, summary),
+        human=human_view, fit=fit_data, history=history(records, summary, final_laws if finished else ()),
         finished=finished, notes=tuple(notes),
     )
 
@@ -371,7 +374,7 @@ def _dataset(cfg: dict, data_dir: str | Path | None):
     return task, as_recorded(ds, cfg.get("split"))
 
 
-def history(records: list[Evaluation], summary: dict) -> History:
+def history(records: list[Evaluation], summary: dict, final_laws: Sequence[FinalLaw] = ()) -> History:
     ordered = sorted(records, key=lambda r: r.id)
     best, bests, improvements = -math.inf, [], []
     for r in ordered:
@@ -391,7 +394,7 @@ def history(records: list[Evaluation], summary: dict) -> History:
         evaluations=int(summary.get("evaluations", len(ordered))),
         failed=int(summary.get("failed", sum(not r.ok for r in ordered))), generations=summary.get("generations"),
         elapsed=summary.get("elapsed"), origins=dict(origins), frontier_origins=dict(front_origins), llm=dict(llm),
-        llm_lines=llm_lines(llm),
+        llm_lines=llm_lines(llm), start_lines=tuple(start_law_lines(records, final_laws)),
     )
 
 

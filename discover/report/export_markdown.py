@@ -124,6 +124,8 @@ def run_markdown(run: RunReport, files: Path, rel: str, level: int = 1, prefix: 
             f"by proposer: {origins}.", ""]
     if hi.llm_lines:
         out += [f"- {line}" for line in hi.llm_lines] + [""]
+    if hi.start_lines:
+        out += [f"- {line}" for line in hi.start_lines] + [""]
     out += [f"{hh} Run metadata", ""]
     out += _table(["", ""], [[k, f"`{v}`" if k.startswith("sha256") or k == "command" else v]
                              for k, v in m.items()])
