@@ -51,7 +51,8 @@ def rescale(expr: sp.Expr) -> Rescaled:
     """``expr`` (in scaled inputs) with the scale factors a free parameter absorbs taken out:
     ``A*(1e8*N)**a`` is ``A'*N**a``, ``exp(-1e8*N*k)`` is ``exp(N*k')`` and ``A*log(1e8*N) + E``
     is ``A*log(N) + E'`` when ``A``, ``k``, resp. ``E``, appear nowhere else (a sign too:
-    ``N**(-a)`` is ``N**a'``; a divisor as well: ``exp(-1e8*N/s)`` is ``exp(N/s')``). The family
+    ``N**(-a)`` is ``N**a'``; a divisor as well: ``exp(-1e8*N/s)`` is ``exp(N/s')``; and a free
+    offset takes in the numbers beside it: ``E + 3 + ...`` is ``E' + ...``). The family
     of laws is the same, and the search's own laws are written so (its complexity counts, and
     twins are seen as one); the parameters are better scaled for the fitter's starts (a rate of
     1e-9 per parameter becomes one of order 0.01)."""
@@ -78,10 +79,10 @@ def rescale(expr: sp.Expr) -> Rescaled:
             if factor != 1:  # c*p*x = p'*x with p = p'/c; c*x/q = x/q' with q = c*q'
                 factors.append((free, factor) if free is not None else (over, 1 / factor))
             return sp.Mul(*kept)
-        if isinstance(node, sp.Add) and free is not None:  # the free offset absorbs g*log(c)
+        if isinstance(node, sp.Add) and free is not None:  # the free offset absorbs numbers and g*log(c)
             terms, offset = [], sp.Integer(0)
             for a in node.args:
-                term, shift = _log_unscaled(a)
+                term, shift = (sp.Integer(0), a) if a.is_Number else _log_unscaled(a)
                 terms.append(term)
                 offset += shift
             if offset != 0:

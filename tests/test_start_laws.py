@@ -41,6 +41,7 @@ def run_args(table, *more):
     ("p0 + p1*log(1e7*N) + p2*log(1e10*D)", "p0 + p1*log(N) + p2*log(D)"),  # the offset absorbs p*log(c)
     ("p0 + p1*exp(-1e7*N*p2)", "p0 + p1*exp(N*p2)"),  # a rate in the data's units, rescaled
     ("p0 + p1*exp(-1e7*N/p2)", "p0 + p1*exp(N/p2)"),  # a divisor too
+    ("p0 + 3 + p1*N", "p0 + p1*N"),  # a free offset takes in the numbers beside it
     ("p0 + p1*(1e7*N)**(-0.34)", "p0 + p1*N**(-0.34)"),  # a fixed exponent stays fixed
     ("p0*(1e7*N)**p1 + p0", "p0*(1e7*N)**p1 + p0"),  # p0 is not free: kept
     ("(1e7*N)**p1 + p0", "(1e7*N)**p1 + p0"),  # no factor to absorb it: kept
@@ -112,7 +113,7 @@ def test_a_start_law_that_cannot_be_fitted_is_said_so_at_the_end(table, tmp_path
 
 @pytest.mark.parametrize("scaled", ["p0 + p1/(1e7*N)**p2 + p3/(1e10*D)**p4", "p0 + 2*p1*log(1e7*N) - p2*log(1e10*D)",
                                     "p0 + p1*exp(-1e7*N*p2)", "p3 + p0*(1e7*N)**(p1 - 1)*(1e10*D)**p2",
-                                    "p0 + p1*exp(-2e7*N/p2)/(1e10*D)**0.5"])
+                                    "p0 + p1*exp(-2e7*N/p2)/(1e10*D)**0.5", "p0 - 2.5 + p1*log(1e7*N)"])
 def test_the_parameters_as_written_give_the_same_law(scaled):
     """For any parameters of the rewritten law, the law as written with ``as_written``'s
     parameters has the same values: the rewrite is a change of parameters, nothing more."""
