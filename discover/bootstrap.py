@@ -22,10 +22,9 @@ import pandas as pd
 
 from discover.data import Dataset
 from discover.errors import UserError
-from discover.expr import parse
 from discover.final import refit_config
-from discover.fit import FitConfig, analyse, fit, predict
-from discover.predict import RunLaw
+from discover.fit import FitConfig, fit, predict
+from discover.predict import RunLaw, law_structure
 from discover.problem import make_problem, rows, weighted_rows
 from discover.runner import recorded_refit_weight
 
@@ -53,7 +52,7 @@ def refits(law: RunLaw, cfg: dict, ds: Dataset, draws: int = 100, seed: int = 0,
     search = cfg["search"]
     problem = make_problem(ds, seed=int(search.get("seed", 0)))
     weight = recorded_refit_weight(search) if problem.probe is not None else 1
-    structure = analyse(parse(law.text, law.symbols))
+    structure = law_structure(law)
     config = dataclasses.replace(refit_config(FitConfig(**search.get("fit", {}))), starts=2)
     G, T = len(law.groups), len(law.targets)
     rng = np.random.default_rng(seed)
@@ -84,7 +83,7 @@ def fit_spread(law: RunLaw, cfg: dict, ds: Dataset, X: dict[str, np.ndarray], gr
                seed: int = 0, level: float = LEVEL, on_draw: Callable[[int], None] | None = None) -> Spread:
     """The fit range of ``law`` at points ``X`` (input columns by symbol, raw units) of groups
     ``group`` (indices into law.groups), from ``draws`` resampled refits."""
-    structure = analyse(parse(law.text, law.symbols))
+    structure = law_structure(law)
     G, T = len(law.groups), len(law.targets)
     scaled = {s: np.asarray(X[s], dtype=float) / law.scales.get(s, 1.0) for s in law.symbols}
     out = np.full((draws, T, len(group)), np.nan)

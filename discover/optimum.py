@@ -28,8 +28,8 @@ from scipy.optimize import minimize
 from discover.data import Dataset
 from discover.errors import ExprError, UserError
 from discover.expr import compile_expr, params_of, parse
-from discover.fit import analyse, predict
-from discover.predict import BEYOND, RunLaw, beyond, group_column, input_column, setting_group
+from discover.fit import predict
+from discover.predict import BEYOND, RunLaw, beyond, group_column, input_column, law_structure, setting_group
 
 GRID_POINTS = 20_000  # grid size over all the inputs optimised together
 EDGE = 1e-3  # an optimum this close to a bound (as a share of the box's width, in its scale) is on the edge
@@ -224,7 +224,7 @@ def with_fit_range(table: pd.DataFrame, law: RunLaw, over: Sequence[str], q: Que
 def _objective(law: RunLaw, group: str, q: Question):
     """The function of positions ``u`` (points, searched inputs) in the boxes that the search
     minimises: the law's target there (negated to maximise), +inf where it is not finite."""
-    structure = _structure(law.text, law.symbols)
+    structure = law_structure(law)
     g = law.groups.index(group)
     t = law.targets.index(q.target)
     sign = -1.0 if q.maximize else 1.0
@@ -238,12 +238,6 @@ def _objective(law: RunLaw, group: str, q: Question):
         return np.where(np.isfinite(y), y, np.inf)
 
     return f
-
-
-@functools.lru_cache(maxsize=64)
-def _structure(text: str, symbols: tuple[str, ...]):
-    """The law ready to evaluate (parsed once per law, not once per group and resample)."""
-    return analyse(parse(text, symbols))
 
 
 def _inputs(q: Question, u: np.ndarray, law: RunLaw) -> dict[str, np.ndarray]:

@@ -13,6 +13,7 @@ laws outside the admitted set may be right, and all admitted laws may be wrong a
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -26,7 +27,7 @@ from discover.data import GROUP_JOIN, Split, check_repeated, group_keys, read_de
 from discover.errors import ExprError, UserError
 from discover.expr import parse
 from discover.final import FinalLaw, admitted_laws
-from discover.fit import analyse, predict
+from discover.fit import Structure, analyse, predict
 from discover.runstore import RunStore
 from discover.tasks import group_columns
 
@@ -312,12 +313,23 @@ def finite_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.nanmin(a, axis=0), np.nanmax(a, axis=0)
 
 
-def _values(law: RunLaw, frame: pd.DataFrame, g: np.ndarray) -> np.ndarray:
-    """The law's predictions at the points (groups ``g``), per target: (targets, points), NaN where not finite."""
+def law_structure(law: RunLaw) -> Structure:
+    """A run's law ready to evaluate (``fit.predict``), parsed once however often it is asked for
+    (per group, per resample, at every step of an optimiser); UserError if it cannot be read."""
     try:
-        structure = analyse(parse(law.text, law.symbols))
+        return _structure(law.text, law.symbols)
     except ExprError as exc:
         raise UserError(f"law {law.id} of this run cannot be read: {exc}") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _structure(text: str, symbols: tuple[str, ...]) -> Structure:
+    return analyse(parse(text, symbols))
+
+
+def _values(law: RunLaw, frame: pd.DataFrame, g: np.ndarray) -> np.ndarray:
+    """The law's predictions at the points (groups ``g``), per target: (targets, points), NaN where not finite."""
+    structure = law_structure(law)
     X = {s: frame[c].to_numpy(dtype=float) / law.scales.get(s, 1.0) for s, c in zip(law.symbols, law.inputs,
                                                                                    strict=True)}
     out = []
