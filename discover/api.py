@@ -108,11 +108,10 @@ class Run:
                                 load_admitted(self.path))
         if bootstrap is None:
             return table
-        from discover.optimum import checked_ranges, with_fit_range
+        from discover.optimum import with_fit_range
         from discover.runner import recorded_run
 
-        return with_fit_range(table, law, cols, q, checked_ranges(dict(ranges or {}), law),
-                              *recorded_run(self.path, data_dir), bootstrap)[0]
+        return with_fit_range(table, law, cols, q, *recorded_run(self.path, data_dir), bootstrap)[0]
 
     def export(self, to: str = "python", law_id: int | None = None) -> str:
         """The law as text: ``"python"`` (a numpy module), ``"latex"`` or ``"json"`` (see ``discover export``)."""

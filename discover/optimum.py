@@ -19,7 +19,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -65,11 +65,12 @@ class Question:
     """What to optimise: the inputs searched (their boxes), the inputs held fixed, the inputs
     given by formulas of the others, the target and its direction."""
 
-    boxes: tuple[Box, ...]
+    boxes: tuple[Box, ...]  # in one group (boxes_for); () for the question before its groups
     fixed: Mapping[str, float]  # column -> value
     derived: Mapping[str, str]  # column -> formula in the law's names for the inputs
     target: str
     maximize: bool = False
+    ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # column -> box given (--range)
 
 
 @dataclass(frozen=True)
@@ -105,10 +106,13 @@ def boxes_for(law: RunLaw, over: Sequence[str], group: str,
 
 
 def question(law: RunLaw, over: Sequence[str], fixed: Mapping[str, float], derived: Mapping[str, str],
-             target: str | None, maximize: bool = False) -> tuple[list[str], Question]:
+             target: str | None, maximize: bool = False,
+             ranges: Mapping[str, tuple[float, float]] | None = None) -> tuple[list[str], Question]:
     """The input columns to search (``over`` by column or law name) and the question without its
     boxes (see boxes_for), checked: every input is searched, fixed or derived, exactly once;
-    formulas use only searched and fixed inputs; the target is one of the law's. UserError otherwise."""
+    formulas use only searched and fixed inputs; the target is one of the law's; each of
+    ``ranges`` (input -> (low, high)) is a searched input's finite low < high. UserError otherwise."""
+    spans = checked_ranges(ranges or {}, law)
     cols = [_column(name, law, "--over") for name in over]
     where = {_column(name, law, "--where"): text for name, text in derived.items()}
     if not cols:
@@ -131,7 +135,10 @@ def question(law: RunLaw, over: Sequence[str], fixed: Mapping[str, float], deriv
         target = law.targets[0]
     elif target not in law.targets:
         raise UserError(f"--target {target!r}: the law predicts {', '.join(law.targets)}")
-    return cols, Question((), dict(fixed), where, target, maximize)
+    unknown = [c for c in spans if c not in cols]
+    if unknown:
+        raise UserError(f"--range {unknown[0]}: only the inputs searched (--over) have a range")
+    return cols, Question((), dict(fixed), where, target, maximize, spans)
 
 
 def best(law: RunLaw, group: str, q: Question) -> Best:
@@ -156,8 +163,8 @@ def best(law: RunLaw, group: str, q: Question) -> Best:
     return Best(point, value, edges)
 
 
-def optimum_table(law: RunLaw, over: Sequence[str], q: Question, ranges: Mapping[str, tuple[float, float]],
-                  groups: Sequence[str] | None = None, admitted: Sequence[RunLaw] | None = None) -> pd.DataFrame:
+def optimum_table(law: RunLaw, over: Sequence[str], q: Question, groups: Sequence[str] | None = None,
+                  admitted: Sequence[RunLaw] | None = None) -> pd.DataFrame:
     """The answer to ``q`` over the input columns ``over`` (see question), one row per group
     (``groups``, default all the law's): every input at the law's optimum, the target there
     (``optimal_<target>``), the searched inputs on the edge of their box
@@ -167,12 +174,9 @@ def optimum_table(law: RunLaw, over: Sequence[str], q: Question, ranges: Mapping
     finite one (``admitted_laws``) and how many of those lie on the edge (``admitted_on_edge``).
     Input columns: the searched ones, the derived ones, then the fixed ones."""
     cols = list(over)
-    unknown = [c for c in ranges if c not in cols]
-    if unknown:
-        raise UserError(f"--range {unknown[0]}: only the inputs searched (--over) have a range")
     rows = []
     for group in groups if groups is not None else law.groups:
-        here = Question(boxes_for(law, cols, group, ranges), q.fixed, q.derived, q.target, q.maximize)
+        here = dataclasses.replace(q, boxes=boxes_for(law, cols, group, q.ranges))
         found = best(law, group, here)
         order = [*cols, *q.derived, *(c for c in law.inputs if c not in cols and c not in q.derived)]
         row: dict[str, object] = {group_column(law): group, **{c: found.point[c] for c in order},
@@ -192,9 +196,8 @@ def optimum_table(law: RunLaw, over: Sequence[str], q: Question, ranges: Mapping
     return pd.DataFrame(rows)
 
 
-def with_fit_range(table: pd.DataFrame, law: RunLaw, over: Sequence[str], q: Question,
-                   ranges: Mapping[str, tuple[float, float]], cfg: dict, ds: Dataset, draws: int, seed: int = 0,
-                   on_draw: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, int]:
+def with_fit_range(table: pd.DataFrame, law: RunLaw, over: Sequence[str], q: Question, cfg: dict, ds: Dataset,
+                   draws: int, seed: int = 0, on_draw: Callable[[int], None] | None = None) -> tuple[pd.DataFrame, int]:
     """An optimum_table with the fit range of each group's optimum: the law refitted on ``draws``
     resamples of the run's training rows (bootstrap.refits), each refit's optimum found alike,
     and the central 90% of them per searched input and of the value there (``fit_low_<name>``,
@@ -202,7 +205,7 @@ def with_fit_range(table: pd.DataFrame, law: RunLaw, over: Sequence[str], q: Que
     from discover.bootstrap import FIT_HIGH, FIT_LOW, central, refits
 
     groups = list(table[group_column(law)])
-    boxes = {g: boxes_for(law, over, g, ranges) for g in groups}
+    boxes = {g: boxes_for(law, over, g, q.ranges) for g in groups}
     names = [*over, VALUE + q.target]
     found = np.full((draws, len(groups), len(names)), np.nan)
     fits = 0
@@ -301,7 +304,8 @@ def _column(name: str, law: RunLaw, flag: str) -> str:
 
 
 def parse_ranges(items: Sequence[str], law: RunLaw) -> dict[str, tuple[float, float]]:
-    """``NAME=LOW:HIGH`` items as {column: (low, high)} (checked_ranges); UserError for a bad one."""
+    """``NAME=LOW:HIGH`` items as {column: (low, high)}; UserError for one that is not written so
+    (``question`` checks the values)."""
     out: dict[str, tuple[float, float]] = {}
     for item in items:
         name, eq, span = (t.strip() for t in item.partition("="))
@@ -315,7 +319,7 @@ def parse_ranges(items: Sequence[str], law: RunLaw) -> dict[str, tuple[float, fl
         col = _column(name, law, "--range")
         if col in out:
             raise UserError(f"--range: {col} is given twice")
-        out.update(checked_ranges({col: (low, high)}, law))
+        out[col] = (low, high)
     return out
 
 
@@ -340,8 +344,8 @@ def answer(law: RunLaw, over: Sequence[str], settings: Mapping[str, float | str]
     settings = dict(settings)
     group = setting_group(settings, law, group)
     fixed = {c: _value(v, c) for c, v in settings.items()}
-    cols, q = question(law, over, fixed, derived, target, maximize)
-    table = optimum_table(law, cols, q, checked_ranges(ranges, law), None if group is None else [group], admitted)
+    cols, q = question(law, over, fixed, derived, target, maximize, ranges)
+    table = optimum_table(law, cols, q, None if group is None else [group], admitted)
     return cols, q, table
 
 

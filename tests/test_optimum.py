@@ -140,7 +140,7 @@ def test_a_law_of_several_targets_needs_the_target_named():
     with pytest.raises(UserError, match="say which to optimise with --target"):
         question(law, ["N"], {}, {}, None)
     cols, q = question(law, ["N"], {}, {}, "error")
-    row = optimum_table(law, cols, q, {}).iloc[0]
+    row = optimum_table(law, cols, q).iloc[0]
     assert row["N"] == pytest.approx(1e8) and row[VALUE + "error"] == pytest.approx(1.0 + 0.1 * math.log(1e8))
 
 

@@ -117,7 +117,7 @@ def optimum(run_dir: str, over: str, settings: str | None, formulas: tuple[str, 
         from discover.runner import recorded_run
 
         cfg, ds = recorded_run(run_dir, data_dir)
-        table, fits = with_fit_range(table, law, cols, q, ranges, cfg, ds, draws, on_draw=bootstrap_progress(draws))
+        table, fits = with_fit_range(table, law, cols, q, cfg, ds, draws, on_draw=bootstrap_progress(draws))
     print_optimum(law, table, out, cols, q, None if fits is None else (fits, draws))
     if out_file:
         write_table(table, out_file)
