@@ -280,7 +280,7 @@ def read_delimited(source, path: str | Path) -> pd.DataFrame:
     """A CSV, or a table separated by tabs (``.tsv``, or a header with tabs), semicolons or '|'.
 
     pandas renames a column whose name is already taken (the second ``N`` becomes ``N.1``);
-    the header as written is kept in ``frame.attrs["header"]`` so that ``repeated_columns``
+    the header as written is kept in ``frame.attrs["header"]`` so that ``check_repeated``
     can refuse a table that names a column it uses twice."""
     sep = "\t" if Path(path).suffix.lower() in (".tsv", ".tab") else ","
     frame = pd.read_csv(source, sep=sep)
@@ -290,7 +290,7 @@ def read_delimited(source, path: str | Path) -> pd.DataFrame:
             if hasattr(source, "seek"):
                 source.seek(0)
             frame = pd.read_csv(source, sep=sep)
-    if any(str(c) != str(c).rsplit(".", 1)[0] for c in frame.columns):  # a renamed column, or a name with a dot
+    if any("." in str(c) for c in frame.columns):  # pandas renames a repeated N to N.1 (a name may have a dot too)
         if hasattr(source, "seek"):
             source.seek(0)
         header = pd.read_csv(source, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
@@ -298,15 +298,11 @@ def read_delimited(source, path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def repeated_columns(frame: pd.DataFrame, used: Sequence[str]) -> list[str]:
-    """The names in ``used`` that ``frame``'s header (as written, for a file) gives more than once."""
-    names = frame.attrs.get("header") or [str(c) for c in frame.columns]
-    return [c for c in dict.fromkeys(used) if names.count(c) > 1]
-
-
 def check_repeated(frame: pd.DataFrame, used: Sequence[str], where: str) -> None:
-    """UserError when a column in ``used`` is named more than once: which one would be meant is a guess."""
-    twice = repeated_columns(frame, used)
+    """UserError when ``frame``'s header (as written, for a file) names a column in ``used`` more
+    than once: which one would be meant is a guess."""
+    names = frame.attrs.get("header") or [str(c) for c in frame.columns]
+    twice = [c for c in dict.fromkeys(used) if names.count(c) > 1]
     if twice:
         raise UserError(f"{where}: column {twice[0]!r} is named more than once; rename the others "
                         "(which one is meant would be a guess)")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import sympy as sp
 
+from discover.archive import Archive
 from discover.baselines import REFIT_CONFIG, law_expr
 from discover.data import Dataset
 from discover.errors import ExprError, UserError
@@ -116,8 +117,6 @@ def start_law_lines(records: Sequence[Evaluation], laws: Sequence[FinalLaw]) -> 
     """How each law the search started from (``run --start``) fared, one line each: its validation
     R², its test R² when the run reported it, and whether it is the recommended law, on the
     frontier, or not usable (and why). ``laws``: the run's reported laws (none before it ended)."""
-    from discover.archive import Archive
-
     mine = [r for r in records if r.origin == "user"]
     if not mine:
         return []
