@@ -66,7 +66,7 @@ def rescale(expr: sp.Expr) -> Rescaled:
         node = node.func(*[walk(a) for a in node.args])
         free = next((a for a in node.args if a in once), None)
         over = next((a.base for a in node.args if isinstance(a, sp.Pow) and a.exp == -1 and a.base in once), None)
-        if isinstance(node, sp.Mul) and (free or over) is not None:  # a free factor absorbs numbers and c**e
+        if isinstance(node, sp.Mul) and (free is not None or over is not None):  # it absorbs numbers and c**e
             kept, factor = [], sp.Integer(1)
             for a in node.args:
                 if a.is_Number:
